@@ -1,0 +1,1 @@
+"""Torch kernels: pure functions over (schedule, tensors), and the GaussianDiffusion facade."""
