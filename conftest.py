@@ -15,6 +15,9 @@ settings.register_profile(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# stress: a long hunt for counterexamples before a release (HYPOTHESIS_PROFILE=stress).
+settings.register_profile("stress", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

@@ -70,7 +70,7 @@ def _check_betas(betas: Any, name: str = "betas") -> np.ndarray:
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{name} must lie in (0, 1] and be finite; {name}[{index}] = {arr[index]!r} "
+            f"{name} must lie in (0, 1] and be finite; {name}[{index}] = {float(arr[index])!r} "
             f"({int(bad.sum())} bad entries)"
         )
     return arr
@@ -147,7 +147,7 @@ def betas_from_alpha_bar(
     if not np.all(np.isfinite(grid)) or grid[0] <= 0.0 or np.any(grid < 0.0):
         raise ValueError(
             "alpha_bar_fn must return finite values >= 0 on [0, 1] and a positive value at 0; "
-            f"got ᾱ(0) = {grid[0]!r}, min = {np.nanmin(grid)!r}"
+            f"got ᾱ(0) = {float(grid[0])!r}, values {grid[:4]} ..."
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = grid[1:] / grid[:-1]
@@ -158,7 +158,7 @@ def betas_from_alpha_bar(
         step = int(np.flatnonzero(betas <= 0.0)[0]) + 1
         raise ValueError(
             f"alpha_bar_fn must be strictly decreasing on the grid u = t/T: "
-            f"ᾱ({step}/{T}) >= ᾱ({step - 1}/{T}) gives beta_{step} = {betas[step - 1]!r} <= 0"
+            f"ᾱ({step}/{T}) >= ᾱ({step - 1}/{T}) gives beta_{step} = {float(betas[step - 1])!r} <= 0"
         )
     return betas
 
@@ -271,7 +271,8 @@ class NoiseSchedule:
     def __init__(self, betas: Any) -> None:
         beta = _check_betas(betas)
         alpha = 1.0 - beta
-        log_alpha_bar = np.cumsum(np.log1p(-beta))  # -inf once some β = 1
+        with np.errstate(divide="ignore"):  # log 0 = -inf once some β = 1 (ᾱ = 0 from there)
+            log_alpha_bar = np.cumsum(np.log1p(-beta))
         alpha_bar = np.cumprod(alpha)
         one_minus_alpha_bar = -np.expm1(log_alpha_bar)
         alpha_bar_prev = np.concatenate(([1.0], alpha_bar[:-1]))
