@@ -73,6 +73,9 @@ def discretized_gaussian_log_likelihood(
     probabilities floored at 1e-12 before the log. ``exact=True`` uses Φ itself, in log space
     (log Φ differences, no floor): finite everywhere, and in float64 the probabilities of the 256
     values sum to 1 within 1e-10 for scales 1e-4..10 and means in [-3, 3].
+
+    Half-precision inputs are evaluated in float32 and the result is returned in their dtype:
+    float16 cannot hold the 1e-12 floor, and bfloat16 cannot tell neighbouring bins apart.
     """
     if not isinstance(x, torch.Tensor) or not isinstance(means, torch.Tensor):
         raise TypeError("discretized_gaussian_log_likelihood: x and means must be tensors")
@@ -80,7 +83,10 @@ def discretized_gaussian_log_likelihood(
         raise TypeError(
             f"x and means must have a floating dtype, got {x.dtype} and {means.dtype}"
         )
-    log_scales = as_tensor_like(log_scales, means)
+    out_dtype = torch.promote_types(x.dtype, means.dtype)
+    work_dtype = torch.promote_types(out_dtype, torch.float32)
+    x, means = x.to(work_dtype), means.to(work_dtype)
+    log_scales = as_tensor_like(log_scales, means).to(work_dtype)
     centered = x - means
     inv_scale = torch.exp(-log_scales)
     upper = inv_scale * (centered + BIN_HALF_WIDTH)  # standardised upper bin edge
@@ -97,4 +103,5 @@ def discretized_gaussian_log_likelihood(
         log_first = torch.log(cdf_upper.clamp(min=REFERENCE_PROB_FLOOR))
         log_last = torch.log((1.0 - cdf_lower).clamp(min=REFERENCE_PROB_FLOOR))
         log_interior = torch.log((cdf_upper - cdf_lower).clamp(min=REFERENCE_PROB_FLOOR))
-    return torch.where(first_bin, log_first, torch.where(last_bin, log_last, log_interior))
+    log_probs = torch.where(first_bin, log_first, torch.where(last_bin, log_last, log_interior))
+    return log_probs.to(out_dtype)

@@ -1,0 +1,55 @@
+"""Shared benchmark helpers: devices to run on, CUDA-synchronised calls, and run metadata.
+
+Benchmarks are collected by plain ``pytest`` with timing disabled (a smoke run that checks each
+result); time them with ``pytest benchmarks/ --benchmark-enable``. Ratios against a baseline
+measured in the same run: ``--benchmark-group-by=group --benchmark-columns=min,median,ops``
+and compare rows within a group.
+"""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def device_param(device: str):
+    """A pytest param for ``device`` carrying the gpu marker where it needs one."""
+    return pytest.param(device, marks=[pytest.mark.gpu] if device != "cpu" else [], id=device)
+
+
+DEVICE_PARAMS = [device_param(d) for d in DEVICES]
+
+
+def synchronised(fn, device: str):
+    """``fn`` followed by a CUDA synchronisation, so the timer sees the kernel, not the launch."""
+    if device == "cpu":
+        return fn
+
+    def call(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        torch.cuda.synchronize()
+        return out
+
+    return call
+
+
+@pytest.fixture
+def record(benchmark):
+    """Fill ``benchmark.extra_info`` with the device, versions and any shapes the test adds."""
+
+    def _record(device: str, **info):
+        benchmark.extra_info.update(
+            device=torch.cuda.get_device_name() if device == "cuda" else platform.processor()
+            or platform.machine(),
+            torch=torch.__version__,
+            numpy=np.__version__,
+            threads=torch.get_num_threads(),
+            **{k: str(v) for k, v in info.items()},
+        )
+
+    return _record
