@@ -158,7 +158,8 @@ def betas_from_alpha_bar(
         step = int(np.flatnonzero(betas <= 0.0)[0]) + 1
         raise ValueError(
             f"alpha_bar_fn must be strictly decreasing on the grid u = t/T: "
-            f"ᾱ({step}/{T}) >= ᾱ({step - 1}/{T}) gives beta_{step} = {float(betas[step - 1])!r} <= 0"
+            f"ᾱ({step}/{T}) >= ᾱ({step - 1}/{T}) gives "
+            f"beta_{step} = {float(betas[step - 1])!r} <= 0"
         )
     return betas
 
@@ -173,7 +174,7 @@ def cosine_alpha_bar(u: float, s: float = 0.008) -> float:
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    """Cosine schedule, Nichol & Dhariwal 2021 eq. (17): β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta)."""
+    """Cosine schedule β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta), Nichol & Dhariwal eq. (17)."""
     T = _check_num_steps(T)
     if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s < 0:
         raise ValueError(f"s (the cosine schedule offset) must be a finite number >= 0, got {s!r}")

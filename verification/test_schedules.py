@@ -42,6 +42,7 @@ def mp_schedule_arrays(betas: np.ndarray) -> dict[str, np.ndarray]:
             running *= a
             alpha_bar.append(running)
         alpha_bar_prev = [mpmath.mpf(1)] + alpha_bar[:-1]
+        steps = list(zip(alpha, alpha_bar_prev, alpha_bar, beta, strict=True))
         out = {
             "alpha_bar": alpha_bar,
             "alpha_bar_prev": alpha_bar_prev,
@@ -49,12 +50,9 @@ def mp_schedule_arrays(betas: np.ndarray) -> dict[str, np.ndarray]:
             "sqrt_alpha_bar": [mpmath.sqrt(ab) for ab in alpha_bar],
             "sqrt_one_minus_alpha_bar": [mpmath.sqrt(1 - ab) for ab in alpha_bar],
             # DDPM eq. (7)
-            "beta_tilde": [(1 - p) / (1 - ab) * b
-                           for p, ab, b in zip(alpha_bar_prev, alpha_bar, beta)],
-            "mu_tilde_coef_x0": [mpmath.sqrt(p) * b / (1 - ab)
-                                 for p, ab, b in zip(alpha_bar_prev, alpha_bar, beta)],
-            "mu_tilde_coef_xt": [mpmath.sqrt(a) * (1 - p) / (1 - ab)
-                                 for a, p, ab in zip(alpha, alpha_bar_prev, alpha_bar)],
+            "beta_tilde": [(1 - p) / (1 - ab) * b for a, p, ab, b in steps],
+            "mu_tilde_coef_x0": [mpmath.sqrt(p) * b / (1 - ab) for a, p, ab, b in steps],
+            "mu_tilde_coef_xt": [mpmath.sqrt(a) * (1 - p) / (1 - ab) for a, p, ab, b in steps],
             "snr": [ab / (1 - ab) for ab in alpha_bar],
         }
         return {name: np.array([float(v) for v in values]) for name, values in out.items()}

@@ -63,7 +63,7 @@ def discretized_gaussian_log_likelihood(
     *,
     exact: bool = False,
 ) -> torch.Tensor:
-    """log p(x) in nats of 8-bit data under a Gaussian integrated over each value's bin, DDPM eq. (13).
+    """log p(x) in nats of 8-bit data, a Gaussian integrated over each value's bin, DDPM eq. (13).
 
     ``x`` holds values k/127.5 - 1 (k = 0..255); each owns the bin [x - 1/255, x + 1/255] except
     that the first bin opens to -∞ and the last to +∞, so the 256 probabilities sum to 1.

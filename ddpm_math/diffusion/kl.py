@@ -1,4 +1,4 @@
-"""KL divergence between diagonal Gaussians, the building block of the bound L_{t-1} (DDPM eq. 5)."""
+"""KL divergence between diagonal Gaussians, the building block of the bound (DDPM eq. 5)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def normal_kl(
     """
     like = next((a for a in (mean1, logvar1, mean2, logvar2) if isinstance(a, torch.Tensor)), None)
     if like is None:
-        raise TypeError("normal_kl: at least one of mean1, logvar1, mean2, logvar2 must be a tensor")
+        raise TypeError(
+            "normal_kl: at least one of mean1, logvar1, mean2, logvar2 must be a tensor"
+        )
     if not like.is_floating_point():
         raise TypeError(f"normal_kl: tensors must have a floating dtype, got {like.dtype}")
     mean1, logvar1, mean2, logvar2 = (

@@ -20,7 +20,7 @@ def append_dims(v: torch.Tensor, ndim: int) -> torch.Tensor:
 
 
 def gather(coef: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``coef[t]`` broadcastable against ``like``: shape [B, 1, ..., 1], dtype and device of ``like``.
+    """``coef[t]`` shaped [B, 1, ..., 1] to broadcast against ``like``, in its dtype and device.
 
     ``coef`` is a length-T schedule array (0-based: index t is the paper's step t+1) and ``t`` a
     [B] int64 tensor of indices. The coefficient is converted to ``like``'s dtype after

@@ -46,7 +46,7 @@ def for_dtype(dtype) -> Tolerance:
 
 
 def assert_close(actual, expected, tol: Tolerance, *, err_msg: str = "") -> None:
-    """``numpy.testing.assert_allclose`` with a :class:`Tolerance` (tensors converted to float64)."""
+    """``numpy.testing.assert_allclose`` with a :class:`Tolerance`; tensors go to float64."""
     to_np = lambda a: (  # noqa: E731
         a.detach().to("cpu").double().numpy() if hasattr(a, "detach") else np.asarray(a)
     )

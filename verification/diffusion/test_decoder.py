@@ -175,8 +175,8 @@ def test_approximate_cdf_tail_behaviour():
     assert_close(approx_standard_normal_cdf(-x), 1 - approx_standard_normal_cdf(x),
                  F64.scaled(1e3))
     # the floor makes the default mode finite where 1 - Φ̃ underflows
-    far = discretized_gaussian_log_likelihood(PIXELS[-1:], torch.tensor([-3.0], dtype=torch.float64),
-                                              math.log(1e-2))
+    far = discretized_gaussian_log_likelihood(
+        PIXELS[-1:], torch.tensor([-3.0], dtype=torch.float64), math.log(1e-2))
     assert float(far) == pytest.approx(math.log(1e-12))
 
 
