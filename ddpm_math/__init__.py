@@ -8,7 +8,11 @@ from ddpm_math.diffusion.decoder import (
     discretized_gaussian_log_likelihood,
     standard_normal_cdf,
 )
+from ddpm_math.diffusion.gaussian_diffusion import GaussianDiffusion
 from ddpm_math.diffusion.kl import normal_kl
+from ddpm_math.diffusion.options import DecoderType, LossType, MeanType, VarType
+from ddpm_math.diffusion.resample import LossSecondMomentResampler, UniformSampler
+from ddpm_math.diffusion.respace import TimestepMap, respaced_betas, space_timesteps
 from ddpm_math.schedules import (
     NoiseSchedule,
     TorchSchedule,
@@ -24,7 +28,15 @@ from ddpm_math.schedules import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DecoderType",
+    "GaussianDiffusion",
+    "LossSecondMomentResampler",
+    "LossType",
+    "MeanType",
     "NoiseSchedule",
+    "TimestepMap",
+    "UniformSampler",
+    "VarType",
     "TorchSchedule",
     "approx_standard_normal_cdf",
     "betas_from_alpha_bar",
@@ -35,6 +47,8 @@ __all__ = [
     "normal_kl",
     "quadratic_betas",
     "rescale_zero_terminal_snr",
+    "respaced_betas",
+    "space_timesteps",
     "sqrt_linear_betas",
     "standard_normal_cdf",
 ]

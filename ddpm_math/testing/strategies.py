@@ -20,6 +20,7 @@ from ddpm_math.schedules import (
 
 __all__ = [
     "beta_arrays",
+    "diffusion_batches",
     "log_variances",
     "num_steps",
     "reals",
@@ -84,3 +85,21 @@ def timesteps(data: st.DataObject, T: int, batch: int | None = None):
 def small_shapes(min_dims: int = 1, max_dims: int = 4, max_side: int = 4):
     """A small array shape (batch first)."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
+
+
+@st.composite
+def diffusion_batches(
+    draw, n_arrays: int = 2, min_steps: int = 2, max_steps: int = 64, max_abs: float = 3.0,
+    max_dims: int = 4, min_dims: int = 1,
+):
+    """(schedule, t, arrays): a schedule, int64 [B] 0-based timesteps drawn from its T, and
+    ``n_arrays`` float64 arrays of one small shape [B, ...] with entries in [-max_abs, max_abs]."""
+    schedule = draw(schedules(min_steps, max_steps), label="schedule")
+    shape = draw(small_shapes(min_dims=min_dims, max_dims=max_dims), label="shape")
+    index = st.integers(min_value=0, max_value=schedule.num_steps - 1)
+    t = np.asarray(draw(st.lists(index, min_size=shape[0], max_size=shape[0]), label="t"),
+                   dtype=np.int64)
+    element = st.floats(-max_abs, max_abs, allow_nan=False, allow_infinity=False)
+    arrays = [draw(hnp.arrays(np.float64, shape, elements=element), label=f"array{i}")
+              for i in range(n_arrays)]
+    return schedule, t, arrays

@@ -1,0 +1,102 @@
+"""Timestep samplers for training: uniform, and importance sampling by the loss's second moment
+(Improved DDPM §3.3, eq. 18).
+
+A sampler draws a [B] int64 tensor of 0-based timesteps (index t is the paper's step t+1) and
+the weights 1/(T p_t) that keep the weighted loss an unbiased estimate of the uniform average.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = ["LossSecondMomentResampler", "UniformSampler"]
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+class UniformSampler:
+    """t ~ Uniform{0, ..., T-1} with weight 1: DDPM Algorithm 1 line 3."""
+
+    def __init__(self, num_steps: int) -> None:
+        self.num_steps = _check_positive_int(num_steps, "num_steps")
+
+    def probabilities(self) -> np.ndarray:
+        """p_t for t = 0..T-1 (float64)."""
+        return np.full(self.num_steps, 1.0 / self.num_steps)
+
+    def sample(
+        self, batch_size: int, device=None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``batch_size`` int64 timesteps t ~ p and their float64 weights 1/(T p_t), on ``device``.
+
+        The draw happens on the generator's device (CPU without one), then moves to ``device``.
+        """
+        batch_size = _check_positive_int(batch_size, "batch_size")
+        draw_device = generator.device if generator is not None else torch.device("cpu")
+        probs = torch.as_tensor(self.probabilities(), dtype=torch.float64, device=draw_device)
+        t = torch.multinomial(probs, batch_size, replacement=True, generator=generator)
+        weights = 1.0 / (self.num_steps * probs[t])
+        return t.to(device), weights.to(device)
+
+    def update_with_losses(self, t: torch.Tensor, losses: torch.Tensor) -> None:
+        """Record the per-example losses at timesteps ``t`` (a uniform sampler ignores them)."""
+
+
+class LossSecondMomentResampler(UniformSampler):
+    """p_t ∝ √E[L_t²] over the last ``history_per_term`` losses at each t, Improved DDPM eq. (18).
+
+    Uniform until every t holds a full history; then mixed with the uniform distribution by
+    ``uniform_prob`` so no timestep's probability (and weight) degenerates.
+    """
+
+    def __init__(self, num_steps: int, history_per_term: int = 10,
+                 uniform_prob: float = 0.001) -> None:
+        super().__init__(num_steps)
+        self.history_per_term = _check_positive_int(history_per_term, "history_per_term")
+        if isinstance(uniform_prob, bool) or not isinstance(uniform_prob, numbers.Real) or not (
+            0.0 < uniform_prob <= 1.0
+        ):
+            raise ValueError(f"uniform_prob must lie in (0, 1], got {uniform_prob!r}")
+        self.uniform_prob = float(uniform_prob)
+        self._history = np.zeros((self.num_steps, self.history_per_term), dtype=np.float64)
+        self._counts = np.zeros(self.num_steps, dtype=np.int64)
+
+    @property
+    def warmed_up(self) -> bool:
+        """Whether every timestep holds a full history of losses."""
+        return bool((self._counts == self.history_per_term).all())
+
+    def probabilities(self) -> np.ndarray:
+        """p_t = (1 - u) √E[L_t²]/Σ√E[L²] + u/T once warmed up; uniform before."""
+        if not self.warmed_up:
+            return super().probabilities()
+        root_mean_square = np.sqrt(np.mean(self._history**2, axis=1))
+        if not root_mean_square.sum() > 0.0:  # every recorded loss is 0: nothing to prefer
+            return super().probabilities()
+        probs = root_mean_square / root_mean_square.sum()
+        return (1.0 - self.uniform_prob) * probs + self.uniform_prob / self.num_steps
+
+    def update_with_losses(self, t: torch.Tensor, losses: torch.Tensor) -> None:
+        """Append each loss to its timestep's history (the oldest dropped once it is full)."""
+        steps = t.detach().to("cpu").numpy().reshape(-1)
+        values = losses.detach().to("cpu", torch.float64).numpy().reshape(-1)
+        if steps.shape != values.shape:
+            raise ValueError(f"t and losses must have the same length, got {steps.shape} and "
+                             f"{values.shape}")
+        for step, value in zip(steps, values, strict=True):
+            if not 0 <= step < self.num_steps:
+                raise ValueError(f"t must lie in [0, {self.num_steps - 1}], got {step}")
+            count = self._counts[step]
+            if count == self.history_per_term:
+                self._history[step, :-1] = self._history[step, 1:]
+                self._history[step, -1] = value
+            else:
+                self._history[step, count] = value
+                self._counts[step] = count + 1
