@@ -21,6 +21,22 @@ settings.register_profile("stress", max_examples=2000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def torch_threads():
+    """One intra-op torch thread for the suite's small tensors (DDPM_MATH_TORCH_THREADS overrides).
+
+    On a shared 2-core machine, torch's thread barriers made 100-step samplers on batches of a
+    few thousand scalars 50 times slower with two threads than with one. Benchmarks restore
+    torch's own default (benchmarks/conftest.py).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("DDPM_MATH_TORCH_THREADS", "1")))
+    yield
+    torch.set_num_threads(previous)
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 

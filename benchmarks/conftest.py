@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+#: torch's default intra-op thread count, read before the test suite's fixture lowers it.
+DEFAULT_THREADS = torch.get_num_threads()
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
@@ -36,6 +39,15 @@ def synchronised(fn, device: str):
         return out
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def default_torch_threads(torch_threads):
+    """Benchmarks run with torch's default thread count, not the test suite's single thread."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(DEFAULT_THREADS)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -103,3 +103,17 @@ def diffusion_batches(
     arrays = [draw(hnp.arrays(np.float64, shape, elements=element), label=f"array{i}")
               for i in range(n_arrays)]
     return schedule, t, arrays
+
+
+@st.composite
+def gaussian_data(draw, min_dims: int = 1, max_dims: int = 4, max_abs_mean: float = 2.0,
+                  min_std: float = 0.05, max_std: float = 2.0):
+    """(mean, var): float64 [D] parameters of data x_0 ~ N(mean, var) with independent dims, for
+    the exact oracles of :mod:`ddpm_math.testing.oracles`."""
+    dims = draw(st.integers(min_dims, max_dims), label="D")
+    mean = draw(hnp.arrays(np.float64, dims, elements=reals(-max_abs_mean, max_abs_mean)))
+    std = draw(hnp.arrays(np.float64, dims, elements=st.floats(min_std, max_std)))
+    return mean, std**2
+
+
+__all__ += ["gaussian_data"]
