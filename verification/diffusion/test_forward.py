@@ -7,8 +7,6 @@ fails the same check.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -21,6 +19,7 @@ from ddpm_math.diffusion.forward import (
     q_step_sample,
 )
 from ddpm_math.diffusion.tensors import gather
+from ddpm_math.reference import forward as reference
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.testing.strategies import diffusion_batches
 from ddpm_math.testing.tolerances import assert_close
@@ -128,13 +127,9 @@ def test_wrong_forward_formulas_fail(wrong):
     assert not agrees_with_eq4(wrong)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ddpm_math.reference.forward") is None,
-                    reason="ddpm_math.reference.forward not written yet")
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=diffusion_batches())
 def test_forward_matches_reference(dtype, case):
-    from ddpm_math.reference import forward as reference
-
     schedule, t, (x0, noise) = case
     x0, noise = rounded(x0, dtype), rounded(noise, dtype)
     coefs, t_torch = schedule.to_torch(dtype=dtype), torch.from_numpy(t)

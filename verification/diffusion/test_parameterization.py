@@ -9,8 +9,6 @@ multiplies the size of its inputs (at most 3 here).
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -20,6 +18,7 @@ from ddpm_math.diffusion import parameterization as kernels
 from ddpm_math.diffusion.forward import q_sample
 from ddpm_math.diffusion.posterior import mu_tilde
 from ddpm_math.diffusion.tensors import gather
+from ddpm_math.reference import parameterization as reference
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.testing.strategies import diffusion_batches
 from ddpm_math.testing.tolerances import assert_close
@@ -143,13 +142,9 @@ def test_wrong_conversions_fail(name, wrong):
     assert not agrees(name, wrong)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ddpm_math.reference.parameterization") is None,
-                    reason="ddpm_math.reference.parameterization not written yet")
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=diffusion_batches())
 def test_conversions_match_reference(dtype, case):
-    from ddpm_math.reference import parameterization as reference
-
     schedule, t, (x_t, other) = case
     x_t, other = rounded(x_t, dtype), rounded(other, dtype)
     coefs, t_torch = schedule.to_torch(dtype=dtype), torch.from_numpy(t)

@@ -8,8 +8,6 @@ precision-weighted sum. It never mentions β̃ or the μ̃ coefficients.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -18,6 +16,7 @@ from hypothesis import given
 from ddpm_math.diffusion.forward import q_sample
 from ddpm_math.diffusion.posterior import mu_tilde, mu_tilde_from_eps, q_posterior
 from ddpm_math.diffusion.tensors import gather
+from ddpm_math.reference import posterior as reference
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.testing.strategies import diffusion_batches
 from ddpm_math.testing.tolerances import assert_close
@@ -124,13 +123,9 @@ def test_beta_for_beta_tilde_fails_bayes():
     assert not np.allclose(wrong, want, rtol=1e-6)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ddpm_math.reference.posterior") is None,
-                    reason="ddpm_math.reference.posterior not written yet")
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=diffusion_batches(n_arrays=3))
 def test_posterior_matches_reference(dtype, case):
-    from ddpm_math.reference import posterior as reference
-
     schedule, t, (x0, x_t, eps) = case
     x0, x_t, eps = (rounded(a, dtype) for a in (x0, x_t, eps))
     coefs, t_torch = schedule.to_torch(dtype=dtype), torch.from_numpy(t)
