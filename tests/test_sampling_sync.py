@@ -45,7 +45,7 @@ def test_value_reads_do_not_grow_with_the_number_of_steps(monkeypatch, sampler, 
                                       var_type=var_type)
         generator = torch.Generator().manual_seed(0)
 
-        def run():
+        def run(diffusion=diffusion, generator=generator):
             if sampler == "ancestral":
                 diffusion.p_sample_loop(eps_model, (2, 3, 4, 4), generator=generator)
             else:
