@@ -142,30 +142,30 @@ class GaussianDiffusion:
 
     # -- parameterisations ---------------------------------------------------------------------
 
+    def _convert(self, kernel, x: Any, x_name: str, t: Any, other: Any, other_name: str):
+        """``kernel(coefs, x, t, other)`` after checking x, t and that ``other`` matches x."""
+        x, coefs, t = self._data(x, x_name, t)
+        return kernel(coefs, x, t, check_like(other, other_name, x, x_name))
+
     def x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor):
         """x̂_0 = (x_t - √(1-ᾱ_t) ε)/√ᾱ_t, DDPM eq. (4) solved for x_0."""
-        x_t, coefs, t = self._data(x_t, "x_t", t)
-        return parameterization.x0_from_eps(coefs, x_t, t, check_like(eps, "eps", x_t, "x_t"))
+        return self._convert(parameterization.x0_from_eps, x_t, "x_t", t, eps, "eps")
 
     def eps_from_x0(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor):
         """ε = (x_t - √ᾱ_t x_0)/√(1-ᾱ_t), DDPM eq. (4) solved for ε."""
-        x_t, coefs, t = self._data(x_t, "x_t", t)
-        return parameterization.eps_from_x0(coefs, x_t, t, check_like(x0, "x0", x_t, "x_t"))
+        return self._convert(parameterization.eps_from_x0, x_t, "x_t", t, x0, "x0")
 
     def v_from_x0_eps(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor):
         """v = √ᾱ_t ε - √(1-ᾱ_t) x_0 (Salimans & Ho 2022)."""
-        x0, coefs, t = self._data(x0, "x0", t)
-        return parameterization.v_from_x0_eps(coefs, x0, t, check_like(eps, "eps", x0, "x0"))
+        return self._convert(parameterization.v_from_x0_eps, x0, "x0", t, eps, "eps")
 
     def x0_from_v(self, x_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor):
         """x̂_0 = √ᾱ_t x_t - √(1-ᾱ_t) v."""
-        x_t, coefs, t = self._data(x_t, "x_t", t)
-        return parameterization.x0_from_v(coefs, x_t, t, check_like(v, "v", x_t, "x_t"))
+        return self._convert(parameterization.x0_from_v, x_t, "x_t", t, v, "v")
 
     def eps_from_v(self, x_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor):
         """ε̂ = √(1-ᾱ_t) x_t + √ᾱ_t v."""
-        x_t, coefs, t = self._data(x_t, "x_t", t)
-        return parameterization.eps_from_v(coefs, x_t, t, check_like(v, "v", x_t, "x_t"))
+        return self._convert(parameterization.eps_from_v, x_t, "x_t", t, v, "v")
 
     # -- the reverse process -------------------------------------------------------------------
 
