@@ -25,9 +25,17 @@ def gather(coef: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Ten
     ``coef`` is a length-T schedule array (0-based: index t is the paper's step t+1) and ``t`` a
     [B] int64 tensor of indices. The coefficient is converted to ``like``'s dtype after
     indexing, so a float64 schedule serves float32 and bfloat16 inputs without an upload.
+    Conversions are skipped when nothing needs converting (this runs several times per
+    sampling step).
     """
-    values = coef.to(device=like.device)[t.to(device=like.device)]
-    return append_dims(values.to(like.dtype), like.ndim)
+    if coef.device != like.device:
+        coef = coef.to(device=like.device)
+    if t.device != coef.device:
+        t = t.to(device=coef.device)
+    values = coef[t]
+    if values.dtype != like.dtype:
+        values = values.to(like.dtype)
+    return values.reshape(values.shape + (1,) * (like.ndim - values.ndim))
 
 
 def as_tensor_like(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
