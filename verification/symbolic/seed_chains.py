@@ -126,35 +126,43 @@ MU_TILDE = [
     Step("002 μ̃ 0", f"{_C1} + sqrt(abp)*beta/(1 - alpha_bar)*x_0",
          written="μ̃_t = √α_t(1-ᾱ_{t-1})/(1-ᾱ_t) x_t + √ᾱ_{t-1}β_t/(1-ᾱ_t) x_0"),
     Step("002 μ̃ 1", f"{_C1} + sqrt(abp)*beta/(1 - alpha_bar)/sqrt(alpha_bar)"
-         "*(x_t - sqrt(1 - alpha_bar)*eps)", reason="Substitute x_0"),
+         "*(x_t - sqrt(1 - alpha_bar)*eps)", reason="Substitute x_0",
+         written="... + √ᾱ_{t-1}β_t/(1-ᾱ_t) · 1/√ᾱ_t (x_t - √(1-ᾱ_t) ε_t)"),
     Step("002 μ̃ 2", f"{_C1} + sqrt(abp)*beta/(1 - alpha_bar)/sqrt(abp*a)"
-         "*(x_t - sqrt(1 - alpha_bar)*eps)", reason="Break up α_t"),
+         "*(x_t - sqrt(1 - alpha_bar)*eps)", reason="Break up α_t",
+         written="... + √ᾱ_{t-1}β_t/(1-ᾱ_t) · 1/√(ᾱ_{t-1}α_t) (x_t - √(1-ᾱ_t) ε_t)"),
     Step("002 μ̃ 3", f"{_C1} + beta/(sqrt(a)*(1 - alpha_bar))*(x_t - sqrt(1 - alpha_bar)*eps)",
-         reason="Cancel terms"),
+         reason="Cancel terms", written="... + β_t/(√α_t(1-ᾱ_t)) (x_t - √(1-ᾱ_t) ε_t)"),
     Step("002 μ̃ 4", f"{_C1} + beta/(sqrt(a)*(1 - alpha_bar))*x_t"
-         " - beta/(sqrt(a)*(1 - alpha_bar))*sqrt(1 - alpha_bar)*eps", reason="Break up terms"),
+         " - beta/(sqrt(a)*(1 - alpha_bar))*sqrt(1 - alpha_bar)*eps", reason="Break up terms",
+         written="... + β_t/(√α_t(1-ᾱ_t)) x_t - β_t/(√α_t(1-ᾱ_t)) √(1-ᾱ_t) ε_t"),
     Step("002 μ̃ 5", f"{_C1} + (1 - a)/(sqrt(a)*(1 - alpha_bar))*x_t"
-         " - (1 - a)/(sqrt(a)*(1 - alpha_bar))*sqrt(1 - alpha_bar)*eps", reason="Substitute β_t"),
+         " - (1 - a)/(sqrt(a)*(1 - alpha_bar))*sqrt(1 - alpha_bar)*eps", reason="Substitute β_t",
+         written="... + (1-α_t)/(√α_t(1-ᾱ_t)) x_t - (1-α_t)/(√α_t(1-ᾱ_t)) √(1-ᾱ_t) ε_t"),
     Step("002 μ̃ 6", "a/sqrt(a)*(1 - abp)/(1 - alpha_bar)*x_t"
          " + (1 - a)/(sqrt(a)*(1 - alpha_bar))*x_t"
          " - (1 - a)/sqrt(a)*sqrt(1 - alpha_bar)/(1 - alpha_bar)*eps",
-         reason="Reformulate √α_t"),
+         reason="Reformulate √α_t",
+         written="α_t/√α_t · (1-ᾱ_{t-1})/(1-ᾱ_t) x_t + ... - (1-α_t)/√α_t · √(1-ᾱ_t)/(1-ᾱ_t) ε_t"),
     Step("002 μ̃ 7", "(a - abp*a)/(sqrt(a)*(1 - alpha_bar))*x_t"
          " + (1 - a)/(sqrt(a)*(1 - alpha_bar))*x_t"
          " - (1 - a)/sqrt(a)*(1 - alpha_bar)/sqrt(1 - alpha_bar)*eps",
          reason="Reformulate √(1-ᾱ_t)/(1-ᾱ_t)",
+         written="(α_t - ᾱ_{t-1}α_t)/(√α_t(1-ᾱ_t)) x_t + ... - (1-α_t)/√α_t · (1-ᾱ_t)/√(1-ᾱ_t) ε_t",
          correction="√(1-ᾱ_t)/(1-ᾱ_t) = 1/√(1-ᾱ_t), not (1-ᾱ_t)/√(1-ᾱ_t) = √(1-ᾱ_t)"),
     Step("002 μ̃ 8", "(a - abp*a)/(sqrt(a)*(1 - alpha_bar))*x_t"
          " - (1 - a)/(sqrt(a)*(1 - alpha_bar))*eps", reason="Combine terms",
+         written="(α_t - ᾱ_{t-1}α_t)/(√α_t(1-ᾱ_t)) x_t - (1-α_t)/(√α_t(1-ᾱ_t)) ε_t",
          correction="(1-ᾱ_t)/(√α_t(1-ᾱ_t)) x_t - (1-α_t)/(√α_t √(1-ᾱ_t)) ε: the second x_t "
          "term must be added to the first, not dropped"),
     Step("002 μ̃ 9", "(1 - alpha_bar)/(sqrt(a)*(1 - alpha_bar))*x_t - (1 - a)/sqrt(a)*eps",
          reason="Cancel terms (the note writes √α without its subscript)",
+         written="(1-ᾱ_t)/(√α_t(1-ᾱ_t)) x_t - (1-α_t)/√α ε_t",
          correction="1/√α_t x_t - (1-α_t)/(√α_t √(1-ᾱ_t)) ε"),
     Step("002 μ̃ 10", "1/sqrt(a)*x_t - 1/sqrt(a)*(1 - a)/sqrt(1 - alpha_bar)*eps",
-         reason="Cancel terms"),
+         reason="Cancel terms", written="1/√α_t x_t - 1/√α_t · (1-α_t)/√(1-ᾱ_t) ε_t"),
     Step("002 μ̃ 11", "1/sqrt(a)*(x_t - (1 - a)/sqrt(1 - alpha_bar)*eps)",
-         reason="Cancel terms"),
+         reason="Cancel terms", written="1/√α_t (x_t - (1-α_t)/√(1-ᾱ_t) ε_t)"),
 ]
 
 
@@ -236,7 +244,9 @@ ELBO_CHAIN = [
          written="E_q[-log p(x_T) + Σ_{t≥1} log q(x_t|x_{t-1})/p_θ(x_{t-1}|x_t)]",
          reason="Turn products into sums"),
     Step("002 ELBO 3", "-lpT + " + _sum("(lq_{k} - lp_{k})") + " + (lq_1 - lp_1)",
-         reason="Split up summation"),
+         reason="Split up summation",
+         written="E_q[-log p(x_T) + Σ_{t≥2} log q(x_t|x_{t-1})/p_θ(x_{t-1}|x_t) "
+         "+ log q(x_1|x_0)/p_θ(x_0|x_1)]"),
     Step("002 ELBO 4", "-lpT + " + _sum("(lpost_{k} + lm_{k} - lp_{k})") + " + (lq_1 - lp_1)",
          written="Σ_{t≥2} log q(x_{t-1}|x_t,x_0) q(x_t|x_0) / p_θ(x_{t-1}|x_t)",
          reason="Bayes' rule and condition on x_0",
@@ -245,6 +255,8 @@ ELBO_CHAIN = [
     Step("002 ELBO 5", "-lpT + " + _sum("(lpost_{k} + lm_{k} - lp_{k})")
          + " + " + _sum("(lm_{k} - lm_{j})") + " + (lq_1 - lp_1)",
          reason="Split up summation",
+         written="... Σ_{t≥2} log q(x_{t-1}|x_t,x_0) q(x_t|x_0)/p_θ(x_{t-1}|x_t) "
+         "+ Σ_{t≥2} log q(x_t|x_0)/q(x_{t-1}|x_0) ...",
          correction="the first sum must lose its q(x_t|x_0) when the ratio sum is split off"),
     Step("002 ELBO 6", "-lpT + " + _sum("(lpost_{k} - lp_{k})") + " + (lm_1 - lm_1)"
          " + (lq_1 - lp_1)",
