@@ -332,6 +332,11 @@ def all_reports() -> list[ChainReport]:
 
 
 NOTES = """\
+Symbols in the counterexamples: alpha_k = α_k and x_k at t = 4 (the forward chains); a = α_t,
+abp = ᾱ_{t-1}, sigma2 = σ_t², eps_theta = ε_θ (μ̃_t and L_t); lq_k = log q(x_k|x_{k-1}),
+lp_k = log p_θ(x_{k-1}|x_k), lpT = log p(x_T), lpost_k = log q(x_{k-1}|x_k,x_0),
+lm_k = log q(x_k|x_0) (the bound, T = 3); u = t/T (the cosine schedule).
+
 Notes that the audit of equalities cannot express:
 
 - seed 003 (Gibbs' inequality) states D_KL(P‖Q) > 0. At P = Q it is exactly 0: the statement
