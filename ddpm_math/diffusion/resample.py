@@ -100,3 +100,17 @@ class LossSecondMomentResampler(UniformSampler):
             else:
                 self._history[step, count] = value
                 self._counts[step] = count + 1
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The loss history as tensors (``history`` float64 [T, K], ``counts`` int64 [T])."""
+        return {"history": torch.from_numpy(self._history.copy()),
+                "counts": torch.from_numpy(self._counts.copy())}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the loss history saved by :meth:`state_dict` (shapes must match)."""
+        history = np.asarray(state["history"], dtype=np.float64)
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        if history.shape != self._history.shape or counts.shape != self._counts.shape:
+            raise ValueError(f"state must hold history {self._history.shape} and counts "
+                             f"{self._counts.shape}, got {history.shape} and {counts.shape}")
+        self._history, self._counts = history.copy(), counts.copy()

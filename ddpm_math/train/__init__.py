@@ -1,0 +1,1 @@
+"""Training: the loop, data, checkpoints, multi-process training (imports diffusion and nn)."""

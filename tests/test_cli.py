@@ -1,0 +1,114 @@
+"""The ``ddpm-math`` command line as a user meets it: the train → sample → bpd path, --help,
+and one-line errors with exit status 2 for user mistakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from ddpm_math.cli import main
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m ddpm_math ARGS`` in a fresh process, as a user runs it."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "ddpm_math", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    done = cli("train", "--steps", "30", "--out", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "checkpoint" in done.stdout
+    return out
+
+
+def test_train_writes_a_checkpoint_log_and_config(run_dir):
+    assert (run_dir / "checkpoints" / "step_00000030").is_dir()
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 30 and json.loads(lines[-1])["step"] == 30
+    assert json.loads((run_dir / "config.json").read_text())["data"] == "digits"
+
+
+def test_sample_writes_a_png_grid(run_dir, tmp_path):
+    grid, raw = tmp_path / "grid.png", tmp_path / "raw.npz"
+    done = cli("sample", "--checkpoint", str(run_dir), "--n", "16", "--steps", "20",
+               "--out", str(grid), "--npz", str(raw))
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Image.open(grid) as image:
+        assert image.format == "PNG" and min(image.size) >= 64
+    import numpy as np
+
+    samples = np.load(raw)["samples"]
+    assert samples.shape == (16, 1, 8, 8) and np.isfinite(samples).all()
+
+
+def test_sample_ddim(run_dir, tmp_path):
+    assert main(["sample", "--checkpoint", str(run_dir), "--n", "4", "--sampler", "ddim",
+                 "--steps", "10", "--out", str(tmp_path / "g.png"), "--no-progress"]) == 0
+
+
+def test_bpd_reports_the_bound_and_the_baseline(run_dir):
+    done = cli("bpd", "--checkpoint", str(run_dir), "--n", "8", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["n"] == 8 and report["T"] == 1000 and report["step"] == 30
+    parts = report["prior"] + report["decoder"] + report["kl"]
+    assert report["total"] == pytest.approx(parts, rel=1e-6)  # float32 sums
+    assert 0 < report["prior"] < 1e-3  # L_T ≈ 1e-5 bits/dim for the linear schedule (DDPM §4)
+    assert report["baseline_per_pixel_gaussian"] > 0
+    assert len(report["per_t"]) == 1000
+
+
+def test_bpd_table(run_dir, capsys):
+    assert main(["bpd", "--checkpoint", str(run_dir), "--n", "4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "bits/dim" in out and "baseline" in out and "decoder" in out
+
+
+def test_train_refuses_to_overwrite_a_run(run_dir, capsys):
+    assert main(["train", "--steps", "1", "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and err.count("\n") == 1
+
+
+def test_resume_rejects_a_changed_option(run_dir, capsys):
+    assert main(["train", "--resume", "--out", str(run_dir), "--lr", "0.1"]) == 2
+    assert "lr" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["bpd"]])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--help"])
+    assert stop.value.code == 0
+    assert "usage: ddpm-math" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sample", "--checkpoint", "/nonexistent/run", "--out", "x.png"], "/nonexistent/run"),
+    (["bpd", "--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
+    (["train", "--data", "images:/nonexistent/pictures", "--steps", "1"], "/nonexistent"),
+    (["train", "--data", "cifar10:/nonexistent/cifar", "--steps", "1"], "/nonexistent"),
+    (["train", "--data", "mnist", "--steps", "1"], "mnist"),
+    (["train", "--config", "resnet9000", "--steps", "1"], "resnet9000"),
+])
+def test_user_mistakes_give_one_line_and_exit_2(args, needle, tmp_path):
+    done = cli(*args, "--out", str(tmp_path / "o")) if args[0] == "train" else cli(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], done.stderr
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--steps", "-3"])
+    assert stop.value.code == 2
