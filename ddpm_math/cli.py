@@ -204,7 +204,7 @@ def _cmd_bpd(args) -> int:
     from ddpm_math.train.run import load_trained
 
     config, diffusion, network, _, step = load_trained(args.checkpoint, args.device)
-    dataset = load_dataset(config.data)
+    dataset = load_dataset(config.data, seed=config.seed)  # the training split the run saw
     heldout = dataset.heldout[: args.n] if args.n else dataset.heldout
     generator = torch.Generator(args.device).manual_seed(args.seed)
     bound = heldout_bound(diffusion, network, heldout.to(args.device),
@@ -236,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args)
+    except ModuleNotFoundError as error:  # an optional dependency (matplotlib for 2-D plots)
+        print(f"{PROG} {args.command}: error: this needs the package {error.name!r}; "
+              f"pip install 'ddpm_math[plots]'", file=sys.stderr)
+        return 2
     except (UsageError, CheckpointError, DataError, ValueError, TypeError,
             FileNotFoundError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)

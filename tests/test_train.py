@@ -30,7 +30,8 @@ def tiny_data():
 def tiny_config(**changes) -> TrainConfig:
     """digits8 (dropout 0.1, so the dropout RNG matters) on 8×8 data, cosine T = 4, batch 4."""
     base = dict(data="tiny", model="digits8", steps=6, batch_size=4, grad_accum=2, lr=1e-3,
-                warmup=3, num_steps=4, schedule="cosine", hflip=True, checkpoint_every=100, log_every=1)
+                warmup=3, num_steps=4, schedule="cosine", hflip=True, checkpoint_every=100,
+                log_every=1)
     base.update(changes)
     return TrainConfig(**base)
 
@@ -64,6 +65,23 @@ def test_resume_is_bit_identical(tmp_path, tiny_data, sampler):
     log_b = (tmp_path / "split" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in log_a] == [json.loads(line) for line in log_b]
     assert len(log_a) == 6
+
+
+@pytest.mark.parametrize("mean_type, var_type, loss_type", [
+    ("eps", "fixed_small", "simple"), ("x0", "fixed_large", "weighted"),
+    ("v", "learned", "vlb"), ("xprev", "learned_range", "hybrid"), ("eps", "fixed_large", "vlb"),
+])
+def test_every_loss_type_trains(tmp_path, tiny_data, mean_type, var_type, loss_type):
+    """Three steps of each loss (and parameterisation) give finite losses that change the
+    weights; a learned variance gets a non-zero gradient in its output channels."""
+    config = tiny_config(steps=3, mean_type=mean_type, var_type=var_type, loss_type=loss_type)
+    result = run_training(config, tmp_path, progress=False, dataset=tiny_data)
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert all(0 <= line["loss"] < float("inf") for line in lines)
+    conv_out = result.state.model.conv_out.weight
+    assert conv_out.abs().sum() > 0  # zero at initialisation, trained since
+    if var_type.startswith("learned"):
+        assert conv_out[1:].abs().sum() > 0  # the variance channel of 1-channel data
 
 
 def test_resume_without_the_rng_state_would_be_caught(tmp_path, tiny_data, monkeypatch):
@@ -171,3 +189,24 @@ def test_load_trained_gives_the_ema_network(tmp_path, tiny_data):
     assert step == 2 and shape == (1, 8, 8) and diffusion.num_steps == 4
     assert not network.training
     assert_states_equal(network.state_dict(), result.state.ema.state_dict())
+
+
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_build_network_follows_the_image_size(size):
+    """small16 on other image sizes keeps attention at the same level (its second)."""
+    from ddpm_math.train.run import build_network
+
+    network = build_network(TrainConfig(model="small16"), (3, size, size))
+    assert network.config.image_size == size
+    assert network.config.attn_resolutions == (size // 2,)
+    out = network(torch.zeros(1, 3, size, size), torch.tensor([5]))
+    assert out.shape == (1, 3, size, size)
+
+
+def test_build_network_rejects_a_mismatched_network():
+    from ddpm_math.train.run import build_network
+
+    with pytest.raises(ValueError, match="data_dim"):
+        build_network(TrainConfig(model="digits8"), (2,))
+    with pytest.raises(ValueError, match="square"):
+        build_network(TrainConfig(model="small16"), (3, 16, 32))

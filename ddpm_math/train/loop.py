@@ -82,8 +82,9 @@ def _micro_step(state, diffusion, config, world, device, sync: bool):
 
 
 def train_step(state: TrainState, diffusion: GaussianDiffusion, config: TrainConfig,
-               world: World = World()) -> dict[str, Any]:
+               world: World | None = None) -> dict[str, Any]:
     """One optimiser step (Algorithm 1 over ``grad_accum`` micro-batches); returns its log line."""
+    world = world or World()
     device = next(state.model.parameters()).device
     state.model.train()
     state.optimizer.zero_grad(set_to_none=True)
@@ -106,9 +107,10 @@ def train_step(state: TrainState, diffusion: GaussianDiffusion, config: TrainCon
     return line
 
 
-def quartile_losses(t: torch.Tensor, losses: torch.Tensor, num_steps: int) -> dict[str, float | None]:
+def quartile_losses(t: torch.Tensor, losses: torch.Tensor,
+                    num_steps: int) -> dict[str, float | None]:
     """Mean unweighted loss of the examples whose t lies in each quarter of [0, T): ``loss_q0``
-    (the quarter nearest the data) to ``loss_q3`` (Improved DDPM's logs); None for an empty one."""
+    (the quarter nearest the data) to ``loss_q3`` (Improved DDPM's logs); None if empty."""
     quarter = torch.div(t.to("cpu") * 4, num_steps, rounding_mode="floor")
     values = losses.to("cpu", torch.float64)
     out = {}

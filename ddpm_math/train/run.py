@@ -24,8 +24,8 @@ from ddpm_math.diffusion.gaussian_diffusion import GaussianDiffusion
 from ddpm_math.diffusion.resample import LossSecondMomentResampler, UniformSampler
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.train import checkpoint as ckpt
-from ddpm_math.train.config import TrainConfig
 from ddpm_math.train.batches import BatchIterator
+from ddpm_math.train.config import TrainConfig
 from ddpm_math.train.data import Dataset, load_dataset
 from ddpm_math.train.distributed import World, setup, teardown
 from ddpm_math.train.loop import TrainState, train_step
@@ -78,6 +78,10 @@ def build_network(config: TrainConfig, data_shape: tuple[int, ...]) -> nn.Module
             raise ValueError(f"images must be square for the U-Net, got {data_shape[1]}×"
                              f"{data_shape[2]}")
         overrides.update(in_channels=data_shape[0], image_size=data_shape[-1])
+        base = ddpm_nn.config(config.model)
+        if getattr(base, "image_size", data_shape[-1]) != data_shape[-1]:  # same levels attend
+            levels = [i for i, size in enumerate(base.resolutions) if size in base.attn_resolutions]
+            overrides["attn_resolutions"] = tuple(data_shape[-1] // 2**i for i in levels)
     elif len(data_shape) == 1:
         overrides.update(data_dim=data_shape[0])
         overrides.pop("dropout", None)
@@ -176,7 +180,7 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
     if device.type == "cuda":
         torch.cuda.set_device(device)
     saved = ckpt.load_checkpoint(out_dir) if resume else None
-    dataset = dataset or load_dataset(config.data)
+    dataset = dataset or load_dataset(config.data, seed=config.seed)
     data_shape = tuple(dataset.train.shape[1:])
     diffusion = build_diffusion(config)
     state = _fresh_state(config, dataset, device, world, network)
