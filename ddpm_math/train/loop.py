@@ -66,11 +66,9 @@ def _micro_step(state, diffusion, config, world, device, sync: bool):
     no_sync = getattr(network, "no_sync", None)
     context = contextlib.nullcontext() if sync or no_sync is None else no_sync()
     with context:
-        autocast = _autocast(device, config.bf16)
-
         def model(x_t, t_model):
-            with autocast:
-                return network(x_t, t_model).float()
+            with _autocast(device, config.bf16):  # bf16 inside the network only; the loss is computed in x_t's dtype
+                return network(x_t, t_model).to(x_t.dtype)
 
         terms = diffusion.training_losses(model, x0, t=t[mine], noise=noise[mine])
         loss = (terms["loss"] * weights[mine]).mean() / config.grad_accum
