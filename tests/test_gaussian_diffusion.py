@@ -25,7 +25,9 @@ def learned_model(x_t, t):
 
 
 def data(dtype=torch.float64, shape=(3, 2, 4)):
-    return torch.linspace(-1, 1, int(np.prod(shape)), dtype=dtype).reshape(shape)
+    """8-bit values k/127.5 - 1 spread over [-1, 1] (the default decoder's data)."""
+    k = torch.linspace(0, 255, int(np.prod(shape)), dtype=torch.float64).round()
+    return (k / 127.5 - 1).to(dtype).reshape(shape)
 
 
 def test_options_accept_strings_and_enums_and_betas():

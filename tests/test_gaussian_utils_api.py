@@ -69,7 +69,7 @@ def test_half_precision_decoder_is_computed_in_float32():
 
 
 def test_decoder_broadcasts_log_scales():
-    x = torch.zeros(2, 3, 8, 8)
+    x = torch.full((2, 3, 8, 8), 1 / 255)  # k = 128, on the 8-bit grid
     log_probs = discretized_gaussian_log_likelihood(x, x, torch.full((1, 3, 1, 1), -2.0))
     assert log_probs.shape == (2, 3, 8, 8)
 

@@ -12,6 +12,8 @@ import numbers
 import numpy as np
 import torch
 
+from ddpm_math.diffusion.validation import check_generator
+
 __all__ = ["LossSecondMomentResampler", "UniformSampler"]
 
 
@@ -36,9 +38,11 @@ class UniformSampler:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``batch_size`` int64 timesteps t ~ p and their float64 weights 1/(T p_t), on ``device``.
 
-        The draw happens on the generator's device (CPU without one), then moves to ``device``.
+        ``generator`` is a torch.Generator or None; the draw happens on its device (CPU without
+        one), then moves to ``device``.
         """
         batch_size = _check_positive_int(batch_size, "batch_size")
+        check_generator(generator)
         draw_device = generator.device if generator is not None else torch.device("cpu")
         probs = torch.as_tensor(self.probabilities(), dtype=torch.float64, device=draw_device)
         t = torch.multinomial(probs, batch_size, replacement=True, generator=generator)

@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ddpm_math.diffusion.tensors import append_dims, gather
+from ddpm_math.diffusion.validation import check_generator
 from ddpm_math.schedules import TorchSchedule
 
 __all__ = ["ancestral_loop", "ddim_loop", "ddim_sigma", "ddim_step", "p_sample"]
@@ -68,6 +69,7 @@ def _run(step, x_T: torch.Tensor, num_steps: int, generator, progress: bool,
     Noise is drawn for every step but the last (zeros there, and everywhere when not
     ``stochastic``, so a deterministic sampler leaves the generator untouched).
     """
+    check_generator(generator, x_T.device if stochastic else None)  # where it draws
     x = x_T
     trajectory = [x] if return_trajectory else None
     batch = x.shape[0]

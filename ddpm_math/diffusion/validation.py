@@ -1,8 +1,9 @@
 """Input checks for the diffusion engine: clear ValueError/TypeError naming the parameter.
 
 Every check runs before any work. The checks that read tensor values (the range of ``t``, NaN
-in a model output) synchronise with the device, so the sampling loops call them once, on the
-first step, and only the shape checks (metadata, no synchronisation) on every step.
+in a data tensor or a model output, the [-1, 1] range and the 8-bit grid of data) synchronise
+with the device, so the sampling loops call them once, on the first step, and only the shape
+checks (metadata, no synchronisation) on every step.
 """
 
 from __future__ import annotations
@@ -11,16 +12,39 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
+from ddpm_math.notation import BIN_HALF_WIDTH
+from ddpm_math.schedules import NoiseSchedule
+
 __all__ = [
+    "GRID_ATOL",
     "check_data",
+    "check_data_values",
+    "check_device",
+    "check_dtype",
     "check_eta",
+    "check_finite",
+    "check_generator",
     "check_like",
     "check_model_output",
+    "check_schedule",
     "check_shape",
     "check_timesteps",
+    "grid_tolerance",
 ]
+
+#: Absolute tolerance of the 8-bit grid check in the [-1, 1] scale: a sixteenth of the bin
+#: half-width 1/255, 2.45e-4. It accepts float32 arithmetic (``torch.arange(256)/127.5 - 1`` is
+#: up to one float32 ulp, 1.2e-7, off k/127.5 - 1) and 8-bit values rounded through float16 and
+#: back (≤ 2⁻¹² = 2.44e-4 off); it rejects data in [0, 1] (k/255 is 0 or 1/255 off the grid) and
+#: a continuous value with probability 15/16, so a batch of continuous data almost surely.
+GRID_ATOL = BIN_HALF_WIDTH / 16
+
+_SCALE_HINT = "images scaled to [-1, 1] (x = k/127.5 - 1)"
+_OPT_OUT = ("For continuous data use decoder='gaussian'; to skip the value checks pass "
+            "check_values=False.")
 
 
 def check_data(x: Any, name: str = "x0", *, min_ndim: int = 1) -> torch.Tensor:
@@ -34,7 +58,136 @@ def check_data(x: Any, name: str = "x0", *, min_ndim: int = 1) -> torch.Tensor:
         raise ValueError(f"{name} must have shape {layout}, got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one example, got batch size 0")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must have positive sizes, got shape {tuple(x.shape)}")
     return x
+
+
+def grid_tolerance(dtype: torch.dtype) -> float:
+    """Grid tolerance for data of ``dtype``: :data:`GRID_ATOL`, or half the dtype's ulp at 1
+    for float16/bfloat16, where k/127.5 - 1 computed in that dtype is up to that far off
+    (float16: 2⁻¹¹ ≈ 4.9e-4; bfloat16: 2⁻⁸ ≈ 3.9e-3, half a bin: bfloat16 hardly holds 8-bit
+    data)."""
+    return max(GRID_ATOL, torch.finfo(dtype).eps / 2)
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """``x`` after checking it holds no NaN or inf (reads the values: one synchronisation)."""
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} holds NaN or inf values; it must be finite")
+    return x
+
+
+def _out_of_range_message(name: str, low: float, high: float, opt_out: str) -> str:
+    hint = (" It looks like pixels in 0..255; rescale with x/127.5 - 1."
+            if low >= 0.0 and high <= 255.0 else "")
+    return (f"{name} must lie in [-1, 1], {_SCALE_HINT}; got values from {low:.6g} to "
+            f"{high:.6g}.{hint} {opt_out}")
+
+
+def _off_grid_message(name: str, low: float, high: float, off: float, tol: float,
+                      opt_out: str) -> str:
+    hint = (" It looks like data in [0, 1]; rescale with x*2-1."
+            if low >= 0.0 and high <= 1.0 else "")
+    return (f"{name} must lie on the 8-bit grid k/127.5 - 1 (k = 0..255) of the discretised "
+            f"decoder, {_SCALE_HINT}; a value lies {off:.3g} from the nearest grid point "
+            f"(tolerance {tol:.2g}).{hint} {opt_out}")
+
+
+def check_data_values(x: torch.Tensor, name: str = "x0", *, on_grid: bool,
+                      opt_out: str = _OPT_OUT) -> torch.Tensor:
+    """``x`` after checking it is finite and, when ``on_grid``, 8-bit data in [-1, 1].
+
+    ``on_grid`` (the discretised decoders, DDPM eq. 13): every value in [-1, 1] and within
+    :func:`grid_tolerance` of k/127.5 - 1, k ∈ {0, ..., 255}. The statistics are computed on
+    the device in float32 (float64 for float64 input) and read in one synchronisation.
+    ``opt_out`` ends the message: how to skip the check.
+    """
+    if not on_grid:
+        return check_finite(x, name)
+    if x.numel() == 0:  # nothing to check (the decoder maps an empty x to an empty result)
+        return x
+    work = torch.float64 if x.dtype == torch.float64 else torch.float32
+    values = x.detach().to(work)
+    off_grid = values.add(1.0).mul(127.5).round().div(127.5).sub(1.0).sub(values).abs()
+    finite, low, high, worst = torch.stack([
+        torch.isfinite(values).all().to(work), values.amin(), values.amax(), off_grid.amax()
+    ]).tolist()
+    if not finite:
+        raise ValueError(f"{name} holds NaN or inf values; it must be finite, {_SCALE_HINT}")
+    if low < -1.0 - GRID_ATOL or high > 1.0 + GRID_ATOL:
+        raise ValueError(_out_of_range_message(name, low, high, opt_out))
+    tol = grid_tolerance(x.dtype)
+    if worst > tol:
+        raise ValueError(_off_grid_message(name, low, high, worst, tol, opt_out))
+    return x
+
+
+def check_generator(generator: Any, device: torch.device | str | None = None):
+    """``generator`` after checking it is None or a :class:`torch.Generator`, and, when
+    ``device`` is given (torch draws on the generator's device), on that device's type."""
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        seed = generator if isinstance(generator, numbers.Integral) else 0
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__} {generator!r}; for a seed use "
+                        f"generator=torch.Generator().manual_seed({seed})")
+    if device is not None and generator.device.type != torch.device(device).type:
+        raise ValueError(f"generator must be on the device of the data ({device}), got a "
+                         f"generator on {generator.device}; use "
+                         f"torch.Generator({torch.device(device).type!r})")
+    return generator
+
+
+def check_dtype(dtype: Any, name: str = "dtype") -> torch.dtype | None:
+    """``dtype`` after checking it is None or a floating torch.dtype."""
+    if dtype is None:
+        return None
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype (torch.float16, torch.bfloat16, "
+                        f"torch.float32 or torch.float64) or None, got {dtype!r}")
+    return dtype
+
+
+def check_device(device: Any, name: str = "device") -> torch.device | None:
+    """``device`` as a :class:`torch.device` (None stays None) after checking torch knows it."""
+    if device is None:
+        return None
+    if not isinstance(device, (torch.device, str, int)) or isinstance(device, bool):
+        raise TypeError(f"{name} must be a torch.device, a device string such as 'cpu' or "
+                        f"'cuda', or None; got {type(device).__name__}")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name} must name a torch device such as 'cpu', 'cuda' or 'cuda:0', "
+                         f"got {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} {str(device)!r} was asked for, but torch sees no CUDA device")
+    return device
+
+
+_SCHEDULE_HINT = ("schedule must be a NoiseSchedule or an array of betas; for DDPM's schedule "
+                  "use NoiseSchedule.linear(1000)")
+
+
+def check_schedule(schedule: Any) -> NoiseSchedule:
+    """``schedule`` as a :class:`NoiseSchedule`: one already, or a 1-D array of betas (a list,
+    numpy array or torch tensor, converted to float64 on the CPU)."""
+    if isinstance(schedule, NoiseSchedule):
+        return schedule
+    if schedule is None or isinstance(schedule, (str, bytes, numbers.Number)):
+        raise TypeError(f"{_SCHEDULE_HINT}; got {type(schedule).__name__} {schedule!r}")
+    if isinstance(schedule, torch.Tensor):
+        if schedule.is_complex() or schedule.dtype == torch.bool:
+            raise TypeError(f"{_SCHEDULE_HINT}; got a tensor of dtype {schedule.dtype}")
+        schedule = schedule.detach().cpu().double().numpy()
+    elif isinstance(schedule, np.ndarray) and schedule.ndim == 0:
+        raise TypeError(f"{_SCHEDULE_HINT}; got a 0-d array {schedule!r}")
+    try:
+        return NoiseSchedule(schedule)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{error} ({_SCHEDULE_HINT})") from None
 
 
 def check_like(value: Any, name: str, like: torch.Tensor, like_name: str) -> torch.Tensor:
@@ -78,12 +231,14 @@ def check_timesteps(t: Any, num_steps: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def check_model_output(
-    output: Any, x_t: torch.Tensor, learned_variance: bool, *, check_finite: bool = True
+    output: Any, x_t: torch.Tensor, learned_variance: bool, *, check_finite: bool = True,
+    x_t_name: str | None = None,
 ) -> torch.Tensor:
     """The model's output after checking it has C channels (2C with a learned variance).
 
     ``check_finite`` reads the values (a device synchronisation): the loops pass it on the first
-    call only.
+    call only. With ``x_t_name`` the model's input ``x_t`` is checked for NaN/inf in the same
+    synchronisation, and named first: a non-finite input makes a non-finite output.
     """
     if not isinstance(output, torch.Tensor):
         raise TypeError(f"model must return a torch.Tensor, got {type(output).__name__}")
@@ -98,8 +253,15 @@ def check_model_output(
         )
     if not output.is_floating_point():
         raise TypeError(f"model output must have a floating dtype, got {output.dtype}")
-    if check_finite and not bool(torch.isfinite(output).all()):
-        raise ValueError("model output holds NaN or inf values")
+    if check_finite:
+        flags = [torch.isfinite(output).all()]
+        if x_t_name is not None:
+            flags.append(torch.isfinite(x_t).all())
+        output_finite, *input_finite = torch.stack(flags).tolist()  # one synchronisation
+        if input_finite and not input_finite[0]:
+            raise ValueError(f"{x_t_name} holds NaN or inf values; it must be finite")
+        if not output_finite:
+            raise ValueError("model output holds NaN or inf values")
     return output
 
 

@@ -1,7 +1,9 @@
 """The terms of the variational bound L = L_T + Σ_{t>1} L_{t-1} + L_0 in bits/dim, DDPM eq. (5).
 
 Each term is per example: a mean over the data dimensions of the per-element value in nats,
-divided by ln 2 (bits per dimension). Timesteps ``t`` are 0-based int64 [B] tensors: index t is
+divided by ln 2 (bits per dimension). These kernels do not read their inputs' values: the
+facade (:class:`GaussianDiffusion`) checks x_0 (finite; 8-bit in [-1, 1] for the discretised
+decoders) before it calls them. Timesteps ``t`` are 0-based int64 [B] tensors: index t is
 the paper's step t+1, so index 0 holds the decoder term L_0 and index t > 0 holds L_t (paper
 L_{t}, the KL for x_{t} given x_{t+1}).
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 import math
 
 import torch
+from tqdm.auto import tqdm
 
 from ddpm_math.diffusion.decoder import discretized_gaussian_log_likelihood
 from ddpm_math.diffusion.forward import q_mean_variance, q_sample
 from ddpm_math.diffusion.kl import normal_kl
 from ddpm_math.diffusion.options import DecoderType
 from ddpm_math.diffusion.posterior import q_posterior
+from ddpm_math.diffusion.validation import check_generator
 from ddpm_math.schedules import TorchSchedule
 
 __all__ = ["bpd_loop", "decoder_nll", "mean_flat", "prior_bpd", "vb_terms_bpd"]
@@ -41,12 +45,17 @@ def prior_bpd(schedule: TorchSchedule, x0: torch.Tensor) -> torch.Tensor:
 def decoder_nll(
     x0: torch.Tensor, mean: torch.Tensor, log_variance: torch.Tensor, decoder: DecoderType
 ) -> torch.Tensor:
-    """L_0 = -log p_θ(x_0 | x_1) per element in nats: DDPM eq. (13) or a Gaussian density."""
+    """L_0 = -log p_θ(x_0 | x_1) per element in nats: DDPM eq. (13) or a Gaussian density.
+
+    ``x0`` is not checked here (the facade checks it once): for the discretised decoders it must
+    hold 8-bit values k/127.5 - 1.
+    """
     if decoder is DecoderType.GAUSSIAN:
         squared = (x0 - mean) ** 2 * torch.exp(-log_variance)
         return 0.5 * (LOG_2PI + log_variance + squared)
     exact = decoder is DecoderType.DISCRETIZED
-    return -discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_variance, exact=exact)
+    return -discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_variance, exact=exact,
+                                                check_values=False)
 
 
 def vb_terms_bpd(
@@ -76,16 +85,22 @@ def bpd_loop(
     x0: torch.Tensor,
     decoder: DecoderType = DecoderType.DISCRETIZED,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Every term of the bound for each example: L = L_T + Σ_t L_t in bits/dim, DDPM eq. (5).
 
     For each index t a fresh x_t ~ q(x_t | x_0) is drawn and ``denoise(x_t, t)`` (a
     p_mean_variance mapping) gives the term. Returns ``total_bpd`` [B], ``prior_bpd`` [B] and
     ``vb``, ``x0_mse``, ``mse`` (ε̂ against ε) as [B, T] with column t holding index t.
+    ``progress`` shows a tqdm bar (on stderr) over the T steps.
     """
+    check_generator(generator, x0.device)
     batch, num_steps = x0.shape[0], schedule.num_steps
     columns: dict[str, list[torch.Tensor]] = {"vb": [], "x0_mse": [], "mse": []}
-    for index in range(num_steps - 1, -1, -1):  # t = T-1, ..., 0
+    indices = range(num_steps - 1, -1, -1)
+    if progress:
+        indices = tqdm(indices, desc="bound", total=num_steps)
+    for index in indices:  # t = T-1, ..., 0
         t = torch.full((batch,), index, dtype=torch.int64, device=x0.device)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         x_t = q_sample(schedule, x0, t, noise)
