@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,38 @@ def _check_unit_interval(value: Any, name: str, *, low_open: bool = True) -> flo
     return value
 
 
+def _check_increasing_ends(beta_start: float, beta_end: float) -> None:
+    """Raise a ValueError naming both ends unless beta_start <= beta_end (β_t must not fall)."""
+    if beta_start > beta_end:
+        raise ValueError(
+            f"beta_start must be <= beta_end (the DDPM schedule increases from β_1 to β_T), "
+            f"got beta_start={beta_start!r} > beta_end={beta_end!r}"
+        )
+
+
+def _torch_to_numpy(betas: Any, name: str) -> Any:
+    """A torch tensor as a detached float64 CPU numpy array; anything else unchanged.
+
+    numpy's ``np.array(tensor, copy=True)`` goes through ``Tensor.__array__``, which does not
+    take numpy 2's ``copy`` keyword and raises a DeprecationWarning; converting here avoids it.
+    """
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch is imported
+    if torch is None or not isinstance(betas, torch.Tensor):
+        return betas
+    if betas.is_complex() or betas.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers in (0, 1], got a tensor of {betas.dtype}")
+    return betas.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
 def _check_betas(betas: Any, name: str = "betas") -> np.ndarray:
-    """Return a float64 copy of ``betas`` after checking it is 1-D, non-empty, finite, in (0, 1]."""
+    """Return a float64 copy of ``betas`` after checking it is 1-D, non-empty, finite, in (0, 1].
+
+    Accepts a sequence of real numbers, a numpy array or a torch tensor (any device, detached).
+    """
+    betas = _torch_to_numpy(betas, name)
+    if isinstance(betas, (np.ndarray, np.generic)) and betas.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a 1-D array of real numbers in (0, 1], "
+                        f"got a numpy array of dtype {betas.dtype}")
     try:
         arr = np.array(betas, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as err:
@@ -87,10 +118,23 @@ def linear_betas(
 
     With ``rescale_to_1000=True`` both ends are multiplied by 1000/T, as Improved DDPM
     (Nichol & Dhariwal 2021) does so that any T gives about the same ᾱ_T as T=1000.
+
+    Input contract: ``T`` an integer (Python or numpy, not bool) ≥ 1; ``beta_start`` and
+    ``beta_end`` finite real numbers in (0, 1] with ``beta_start <= beta_end`` (β_t increases;
+    equal ends give a constant schedule); with ``rescale_to_1000=True`` the scaled ends must
+    stay below 1 (T > 1000·beta_end). Violations raise ``TypeError``/``ValueError`` naming the
+    parameter. Returns a float64 array of shape (T,); index t is the paper's step t+1.
+
+    The DDPM ends are tuned for T = 1000. With fewer steps and no rescale the forward process
+    does not reach noise: ᾱ_T ≈ 0.90 for T = 10, 0.60 for T = 50, 0.36 for T = 100, and
+    ᾱ_T ≤ 0.01 only from T = 456 (ᾱ_T = 4.0e-5 at T = 1000). Short schedules used on purpose
+    in tests are fine; to sample or train with few steps pass ``rescale_to_1000=True``
+    (ᾱ_T = 2.0e-5 at T = 100) or check :attr:`NoiseSchedule.alpha_bar_T`.
     """
     T = _check_num_steps(T)
     beta_start = _check_unit_interval(beta_start, "beta_start")
     beta_end = _check_unit_interval(beta_end, "beta_end")
+    _check_increasing_ends(beta_start, beta_end)
     if rescale_to_1000:
         scale = 1000.0 / T
         beta_start, beta_end = scale * beta_start, scale * beta_end
@@ -109,10 +153,15 @@ def quadratic_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) ->
     This is the quadratic-in-t schedule of the project's source notes. It is *not* the "quad"
     schedule of the original DDPM TF code, which is linear in √β: see :func:`sqrt_linear_betas`.
     For T = 1 the single step is ``beta_start``.
+
+    Input contract as :func:`linear_betas` (``T`` an integer ≥ 1; ends finite in (0, 1] with
+    ``beta_start <= beta_end``). Returns a float64 array of shape (T,). The same caveat on
+    ᾱ_T for small T applies: check :attr:`NoiseSchedule.alpha_bar_T`.
     """
     T = _check_num_steps(T)
     beta_start = _check_unit_interval(beta_start, "beta_start")
     beta_end = _check_unit_interval(beta_end, "beta_end")
+    _check_increasing_ends(beta_start, beta_end)
     if T == 1:
         return np.array([beta_start], dtype=np.float64)
     fraction = np.arange(T, dtype=np.float64) / (T - 1)  # (t-1)/(T-1) for t = 1..T
@@ -124,10 +173,15 @@ def sqrt_linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) 
 
     The "quad" schedule of the original DDPM TF code (``np.linspace(√β_start, √β_end, T)**2``),
     called "scaled_linear" by Stable Diffusion.
+
+    Input contract as :func:`linear_betas` (``T`` an integer ≥ 1; ends finite in (0, 1] with
+    ``beta_start <= beta_end``). Returns a float64 array of shape (T,). The same caveat on
+    ᾱ_T for small T applies: check :attr:`NoiseSchedule.alpha_bar_T`.
     """
     T = _check_num_steps(T)
     beta_start = _check_unit_interval(beta_start, "beta_start")
     beta_end = _check_unit_interval(beta_end, "beta_end")
+    _check_increasing_ends(beta_start, beta_end)
     return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=np.float64) ** 2
 
 
@@ -136,8 +190,12 @@ def betas_from_alpha_bar(
 ) -> np.ndarray:
     """β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta) for t = 1..T, from a continuous ᾱ(u), u ∈ [0, 1].
 
-    ``alpha_bar_fn`` must be positive at u = 0 and non-increasing; every resulting β must be
-    positive (a flat stretch of ᾱ gives β = 0, which no schedule may hold).
+    Input contract: ``alpha_bar_fn`` a callable taking a Python float u ∈ [0, 1] and returning
+    a real number; its values on the grid u = t/T must be finite and ≥ 0, positive at u = 0
+    and strictly decreasing while positive (a flat stretch gives β = 0, which no schedule may
+    hold; once ᾱ reaches 0 the remaining β are ``max_beta``). ``T`` an integer ≥ 1;
+    ``max_beta`` a finite real in (0, 1]. Violations raise ``TypeError``/``ValueError``
+    naming the parameter. Returns a float64 array of shape (T,) with entries in (0, max_beta].
     """
     T = _check_num_steps(T)
     max_beta = _check_unit_interval(max_beta, "max_beta")
@@ -169,12 +227,26 @@ def cosine_alpha_bar(u: float, s: float = 0.008) -> float:
 
     Unnormalised: ᾱ(0) = cos²(s/(1+s)·π/2) < 1. Only ratios ᾱ(t/T)/ᾱ((t-1)/T) enter the betas,
     so the normalisation by ᾱ(0) in the paper's f(t)/f(0) cancels.
+
+    Input contract: ``u`` a finite real number (the schedule uses u ∈ [0, 1]; outside it the
+    formula is simply evaluated); ``s`` a finite real ≥ 0. Returns a Python float in [0, 1].
     """
+    if isinstance(u, bool) or not isinstance(u, numbers.Real):
+        raise TypeError(f"u must be a real number (u = t/T in [0, 1]), got {u!r}")
+    if not math.isfinite(u):
+        raise ValueError(f"u must be finite (u = t/T in [0, 1]), got {u!r}")
+    if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s < 0:
+        raise ValueError(f"s (the cosine schedule offset) must be a finite number >= 0, got {s!r}")
     return math.cos((u + s) / (1.0 + s) * math.pi / 2.0) ** 2
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    """Cosine schedule β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta), Nichol & Dhariwal eq. (17)."""
+    """Cosine schedule β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta), Nichol & Dhariwal eq. (17).
+
+    Input contract: ``T`` an integer ≥ 1; ``s`` a finite real ≥ 0; ``max_beta`` a finite real
+    in (0, 1] (0.999 as in the paper). Violations raise ``TypeError``/``ValueError`` naming
+    the parameter. Returns a float64 array of shape (T,) with entries in (0, max_beta].
+    """
     T = _check_num_steps(T)
     if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s < 0:
         raise ValueError(f"s (the cosine schedule offset) must be a finite number >= 0, got {s!r}")
@@ -188,6 +260,10 @@ def rescale_zero_terminal_snr(betas: Any) -> np.ndarray:
 
     √ᾱ_t is shifted so its last entry is 0 and scaled so its first entry is unchanged; the last
     β becomes exactly 1. Needs T >= 2 (with one step the first and last entries coincide).
+
+    Input contract: ``betas`` as for :class:`NoiseSchedule` (a 1-D sequence, numpy array or
+    torch tensor of finite reals in (0, 1]) with at least 2 entries. Returns a new float64
+    array of the same length whose last entry is 1.0.
     """
     betas = _check_betas(betas)
     if betas.size < 2:
@@ -265,6 +341,13 @@ class NoiseSchedule:
     - ``snr`` ᾱ_t/(1 - ᾱ_t).
 
     The arrays are read-only. :meth:`to_torch` returns a cached tensor view per (device, dtype).
+    :attr:`alpha_bar_T` and :attr:`terminal_snr` say how close step T comes to pure noise.
+
+    Input contract: ``betas`` a 1-D sequence of real numbers, numpy array (float or integer
+    dtype) or torch tensor (any floating dtype and device; it is detached and copied to float64
+    on the CPU), of length T ≥ 1, every entry finite and in (0, 1] (β = 1 makes ᾱ = 0 from that
+    step on). Any order is accepted. The input is copied. A wrong type is a ``TypeError``, a
+    wrong shape or value a ``ValueError`` naming the first bad index.
     """
 
     __slots__ = ("_arrays", "_torch_cache")
@@ -306,12 +389,17 @@ class NoiseSchedule:
     @classmethod
     def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
                *, rescale_to_1000: bool = False) -> NoiseSchedule:
-        """The DDPM linear schedule, see :func:`linear_betas`."""
+        """The DDPM linear schedule, see :func:`linear_betas` (its input contract applies).
+
+        The default ends are tuned for T = 1000: ``NoiseSchedule.linear(10).alpha_bar_T`` is
+        0.90, i.e. step T is mostly signal. Pass ``rescale_to_1000=True`` for short schedules
+        that should end in noise, and read :attr:`alpha_bar_T` to check.
+        """
         return cls(linear_betas(T, beta_start, beta_end, rescale_to_1000=rescale_to_1000))
 
     @classmethod
     def cosine(cls, T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
-        """The Improved DDPM cosine schedule, see :func:`cosine_betas`."""
+        """The Improved DDPM cosine schedule, see :func:`cosine_betas` (its contract applies)."""
         return cls(cosine_betas(T, s=s, max_beta=max_beta))
 
     # -- access ------------------------------------------------------------------------------
@@ -332,6 +420,20 @@ class NoiseSchedule:
     def num_steps(self) -> int:
         """T, the number of diffusion steps."""
         return int(self._arrays["beta"].shape[0])
+
+    @property
+    def alpha_bar_T(self) -> float:
+        """ᾱ_T, the signal variance left at the last step (0 for pure noise).
+
+        The forward process reaches noise only if this is small: 4.0e-5 for the DDPM schedule
+        (T = 1000), but 0.90 for ``NoiseSchedule.linear(10)`` without ``rescale_to_1000``.
+        """
+        return float(self._arrays["alpha_bar"][-1])
+
+    @property
+    def terminal_snr(self) -> float:
+        """SNR(T) = ᾱ_T/(1 - ᾱ_T), 0 for a zero-terminal-SNR schedule (Lin et al. 2023)."""
+        return float(self._arrays["snr"][-1])
 
     def __len__(self) -> int:
         return self.num_steps
@@ -358,7 +460,9 @@ class NoiseSchedule:
         """Every array as a torch tensor on ``device`` in ``dtype`` (default float64), cached.
 
         The conversion happens once per (device, dtype); kernels gather from these tensors and
-        never upload coefficients per call.
+        never upload coefficients per call. Input contract: ``device`` anything
+        ``torch.device`` accepts (default CPU); ``dtype`` a floating ``torch.dtype`` (default
+        float64), else ``TypeError``. Values are rounded once from float64 to ``dtype``.
         """
         import torch
 

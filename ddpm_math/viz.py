@@ -1,12 +1,16 @@
 """Pictures of schedules: β_t, ᾱ_t and log SNR(t) side by side (needs matplotlib).
 
     python -m ddpm_math.viz schedules.png [T]
+    python -m ddpm_math.viz schedules.svg --steps 250
 
-draws the built-in schedules for T steps (default 1000) into ``schedules.png``.
+draws the built-in schedules for T steps (default 1000) into the named file; a path without a
+suffix gets ``.png``. Any format matplotlib writes (png, svg, pdf, ...) is chosen by suffix.
 """
 
 from __future__ import annotations
 
+import argparse
+import numbers
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,11 +26,25 @@ from ddpm_math.schedules import (
     sqrt_linear_betas,
 )
 
-__all__ = ["builtin_schedules", "plot_schedules"]
+__all__ = ["builtin_schedules", "main", "plot_schedules"]
+
+PROG = "python -m ddpm_math.viz"
+DEFAULT_STEPS = 1000
+PLOTS_HINT = "pip install 'ddpm_math[plots]'"
 
 
-def builtin_schedules(T: int = 1000) -> dict[str, NoiseSchedule]:
-    """The schedules this package builds, for T steps, by name."""
+def builtin_schedules(T: int = DEFAULT_STEPS) -> dict[str, NoiseSchedule]:
+    """The schedules this package builds, for T steps, by name (the DDPM default ends).
+
+    Input contract: ``T`` an integer (not bool) ≥ 2, since the zero-terminal-SNR rescale needs
+    two steps; else ``TypeError``/``ValueError`` naming T. With T well below 1000 the DDPM
+    ends leave ᾱ_T far from 0 (see :func:`ddpm_math.schedules.linear_betas`); the picture
+    shows that as it is.
+    """
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral):
+        raise TypeError(f"T must be an integer >= 2, got {T!r} of type {type(T).__name__}")
+    if T < 2:
+        raise ValueError(f"T must be an integer >= 2 (the zero-terminal-SNR rescale), got {T}")
     return {
         "linear (DDPM)": NoiseSchedule(linear_betas(T)),
         "quadratic in t": NoiseSchedule(quadratic_betas(T)),
@@ -39,18 +57,29 @@ def builtin_schedules(T: int = 1000) -> dict[str, NoiseSchedule]:
 def plot_schedules(schedules: Mapping[str, NoiseSchedule], path: str | Path | None = None):
     """Draw β_t, ᾱ_t and log SNR(t) against t/T for each schedule; save to ``path`` if given.
 
-    Returns the matplotlib Figure. Uses the non-interactive Agg backend when saving.
+    Input contract: ``schedules`` a non-empty mapping from label (str) to
+    :class:`NoiseSchedule` (else ``ValueError``/``TypeError``); ``path`` ``None`` (do not
+    save) or a ``str``/``Path`` whose suffix names a format matplotlib writes, in an existing
+    folder (the file is written as given, no suffix is added). Returns the matplotlib Figure;
+    uses the non-interactive Agg backend when saving. Needs matplotlib: without it an
+    ``ImportError`` says ``pip install 'ddpm_math[plots]'``.
     """
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise ValueError("schedules must name at least one NoiseSchedule (a non-empty mapping)")
+    for name, schedule in schedules.items():
+        if not isinstance(schedule, NoiseSchedule):
+            raise TypeError(f"schedules[{name!r}] must be a NoiseSchedule, "
+                            f"got {type(schedule).__name__}")
+    if path is not None and not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be None, a str or a pathlib.Path, got {path!r}")
     try:
         import matplotlib
 
         if path is not None:
             matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_schedules needs matplotlib: pip install matplotlib") from err
-    if not schedules:
-        raise ValueError("schedules must name at least one NoiseSchedule")
+    except ImportError as err:
+        raise ImportError(f"plot_schedules needs matplotlib: {PLOTS_HINT}") from err
     fig, (ax_beta, ax_alpha_bar, ax_snr) = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, schedule in schedules.items():
         u = np.arange(1, schedule.num_steps + 1) / schedule.num_steps  # paper's t/T
@@ -66,21 +95,113 @@ def plot_schedules(schedules: Mapping[str, NoiseSchedule], path: str | Path | No
     ax_alpha_bar.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            fig.savefig(path, dpi=110)
+        finally:
+            plt.close(fig)
     return fig
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ddpm_math.viz OUT.png [T]``."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or len(args) > 2:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    T = int(args[1]) if len(args) == 2 else 1000
-    plot_schedules(builtin_schedules(T), args[0])
-    print(f"wrote {args[0]}")
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+class _UsageError(Exception):
+    """A user mistake: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``PROG: error: ...``) instead of usage plus error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(f"{message} (see --help)")
+
+
+def _steps(text: str) -> int:
+    """argparse type for T: an integer >= 2."""
+    try:
+        T = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"T must be an integer >= 2, got {text!r}") from None
+    if T < 2:
+        raise argparse.ArgumentTypeError(f"T must be an integer >= 2, got {T}")
+    return T
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        description="Draw β_t, ᾱ_t and log SNR(t) of the built-in schedules side by side.",
+        epilog=f"Needs matplotlib ({PLOTS_HINT}).",
+    )
+    parser.add_argument("out", metavar="OUT",
+                        help="output file; '.png' is appended when it has no suffix")
+    parser.add_argument("T", nargs="?", type=_steps, default=None,
+                        help=f"number of steps T >= 2 (default {DEFAULT_STEPS}); "
+                             "same as --steps")
+    parser.add_argument("--steps", type=_steps, default=None, metavar="T",
+                        help=f"number of steps T >= 2 (default {DEFAULT_STEPS})")
+    return parser
+
+
+def _output_path(out: str) -> Path:
+    """The path to write: OUT with '.png' appended if it has no suffix, in an existing folder."""
+    path = Path(out)
+    if out.endswith(("/", "\\")) or path.is_dir():
+        raise _UsageError(f"OUT must be a file name, but {out!r} is a folder")
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    folder = path.parent
+    if not folder.is_dir():
+        raise _UsageError(f"the folder {str(folder)!r} of OUT does not exist; create it first")
+    return path
+
+
+def _check_format(path: Path) -> None:
+    """Raise a usage error unless matplotlib can write the format that ``path``'s suffix names."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    fmt = path.suffix[1:].lower()
+    if fmt not in formats:
+        raise _UsageError(f"cannot write {path.suffix!r} files; use one of "
+                          f"{', '.join('.' + name for name in sorted(formats))}")
+
+
+def _run(argv: list[str]) -> int:
+    args = _parser().parse_intermixed_args(argv)
+    if args.T is not None and args.steps is not None and args.T != args.steps:
+        raise _UsageError(f"T given twice with different values: {args.T} and --steps "
+                          f"{args.steps}")
+    T = args.steps if args.steps is not None else args.T
+    T = DEFAULT_STEPS if T is None else T
+    path = _output_path(args.out)
+    try:
+        _check_format(path)
+    except ImportError:
+        raise _UsageError(f"this needs matplotlib; {PLOTS_HINT}") from None
+    try:
+        plot_schedules(builtin_schedules(T), path)
+    except OSError as err:
+        raise _UsageError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
+    print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ddpm_math.viz OUT [T] [--steps T]``; returns the exit status.
+
+    0 on success (the path written is printed on stdout), 2 for a user mistake (a one-line
+    message on stderr): bad arguments, a missing folder, an unknown format, no matplotlib.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(argv)
+    except _UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help (status 0)
+        return exit_.code if isinstance(exit_.code, int) else 0
 
 
 if __name__ == "__main__":
