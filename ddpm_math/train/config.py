@@ -72,8 +72,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got "
                                  f"{getattr(self, name)!r}")
         parse_option(MeanType, self.mean_type, "mean_type")
-        parse_option(VarType, self.var_type, "var_type")
-        parse_option(LossType, self.loss_type, "loss_type")
+        loss_type = parse_option(LossType, self.loss_type, "loss_type")
+        if parse_option(VarType, self.var_type, "var_type").learned and loss_type in (
+                LossType.SIMPLE, LossType.WEIGHTED):
+            raise ValueError(f"var_type {self.var_type!r} learns the variance, which loss_type "
+                             f"{self.loss_type!r} gives no gradient; use loss_type 'hybrid' or "
+                             f"'vlb'")
         parse_option(DecoderType, self.decoder, "decoder")
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,11 +105,15 @@ def _check_int(value: Any, name: str, minimum: int) -> None:
 
 
 #: Per-data-set defaults, applied under the user's explicit options. The digits preset is the
-#: default run: it reaches a held-out bound below the per-pixel baseline on two CPU cores
-#: (README, "Train a model").
+#: default run, tuned to reach a good held-out bound on two CPU cores in minutes: Improved DDPM's
+#: learned variances (learned_range) trained on the bound itself (loss vlb) with importance-sampled
+#: timesteps, and a learning rate of 1e-3 for the small network. Measured at 4000 steps
+#: (README, "Train a DDPM"): 3.56 bits/dim, against 4.39 for L_hybrid and 4.81-4.99 for L_simple
+#: with fixed variances, and 4.65 for the per-pixel Gaussian baseline.
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": dict(model="digits8", steps=4000, batch_size=128, warmup=200, hflip=False,
-                   checkpoint_every=1000),
+                   lr=1e-3, var_type="learned_range", loss_type="vlb",
+                   timestep_sampler="loss-second-moment", checkpoint_every=1000),
     "moons": dict(model="mlp2d", steps=3000, batch_size=256, warmup=100, lr=1e-3,
                   decoder="gaussian", checkpoint_every=1000),
     "gmm": dict(model="mlp2d", steps=3000, batch_size=256, warmup=100, lr=1e-3,

@@ -70,7 +70,11 @@ def _micro_step(state, diffusion, config, world, device, sync: bool):
             with _autocast(device, config.bf16):  # bf16 inside the network only; the loss is computed in x_t's dtype
                 return network(x_t, t_model).to(x_t.dtype)
 
-        terms = diffusion.training_losses(model, x0, t=t[mine], noise=noise[mine])
+        # the data's range and grid are checked on a process's first step (a host sync on GPU)
+        first = not state.extra.get("data_checked", False)
+        terms = diffusion.training_losses(model, x0, t=t[mine], noise=noise[mine],
+                                          check_values=first)
+        state.extra["data_checked"] = True
         loss = (terms["loss"] * weights[mine]).mean() / config.grad_accum
         loss.backward()
     gathered = torch.stack([terms["loss"].detach(), terms["mse"].detach()]
