@@ -2,9 +2,9 @@
 
 The derivations work in the step symbols ``sqrt_alpha`` = √α_t and ``sqrt_alpha_bar_prev`` =
 √ᾱ_{t-1} and the variables ``x_0, x_1, x_2`` (x_0, x_{t-1}, x_t), which keep sympy's algebra
-free of square-root branch questions. :func:`paper_form` substitutes α_t, ᾱ_{t-1}, ᾱ_t = α_t ᾱ_{t-1},
-β_t = 1 - α_t, x_0, x_{t-1}, x_t, collects the terms of the named variables and puts each
-coefficient over 1 - ᾱ_t where it has that denominator, as DDPM eqs. (6)-(7) write it:
+free of square-root branch questions. :func:`paper_form` substitutes α_t, ᾱ_{t-1},
+ᾱ_t = α_t ᾱ_{t-1}, β_t = 1 - α_t, x_0, x_{t-1}, x_t, collects the terms of the named variables
+and writes factors s - 1 as 1 - s, as DDPM eqs. (6)-(7) write them:
 
     >>> from ddpm_math.symbolic import posterior
     >>> from ddpm_math.symbolic.display import paper_form, simplified_mass, X0, XT

@@ -66,8 +66,8 @@ def _micro_step(state, diffusion, config, world, device, sync: bool):
     no_sync = getattr(network, "no_sync", None)
     context = contextlib.nullcontext() if sync or no_sync is None else no_sync()
     with context:
-        def model(x_t, t_model):
-            with _autocast(device, config.bf16):  # bf16 inside the network only; the loss is computed in x_t's dtype
+        def model(x_t, t_model):  # bf16 inside the network only; the loss in x_t's dtype
+            with _autocast(device, config.bf16):
                 return network(x_t, t_model).to(x_t.dtype)
 
         # the data's range and grid are checked on a process's first step (a host sync on GPU)
