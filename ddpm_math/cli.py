@@ -43,10 +43,26 @@ def _count(text: str) -> int:
     return value
 
 
+def _presets_epilog() -> str:
+    from ddpm_math.train.config import PRESETS, TrainConfig
+
+    base = TrainConfig()
+    lines = ["Defaults are DDPM appendix B (Adam lr 2e-4, warm-up 5000, clip 1, EMA 0.9999,",
+             "T = 1000, linear schedule, L_simple, σ² = β), adjusted per data set:"]
+    for name, values in PRESETS.items():
+        changed = ", ".join(f"{k}={v}" for k, v in values.items() if getattr(base, k) != v
+                            or k in ("model", "steps"))
+        lines.append(f"  {name}: {changed}")
+    lines.append("Options given on the command line override both.")
+    return "\n".join(lines)
+
+
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a DDPM (default: 8×8 digits, on CPU in minutes)",
                        description="Train a DDPM with Adam, warm-up, gradient clipping and EMA "
-                                   "(DDPM appendix B). With no options: the embedded 8×8 digits.")
+                                   "(DDPM appendix B). With no options: the embedded 8×8 digits.",
+                       epilog=_presets_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="digits (default), moons, gmm, cifar10:DIR (the python-pickle "
                                   "batches) or images:DIR (a folder of PNG/JPEG files)")
     p.add_argument("--config", dest="model", help="network config (ddpm_math.nn): digits8, "
@@ -54,10 +70,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--steps", type=_count, help="optimiser steps in total")
     p.add_argument("--batch-size", type=_positive_int, help="examples per step and process")
     p.add_argument("--grad-accum", type=_positive_int, help="micro-batches per step")
-    p.add_argument("--lr", type=float, help="Adam learning rate (2e-4)")
+    p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--warmup", type=_count, help="learning-rate warm-up steps")
-    p.add_argument("--ema-decay", type=float, help="EMA decay (0.9999)")
-    p.add_argument("--num-steps", type=_positive_int, help="diffusion steps T (1000)")
+    p.add_argument("--ema-decay", type=float, help="EMA decay")
+    p.add_argument("--num-steps", type=_positive_int, help="diffusion steps T")
     p.add_argument("--schedule", choices=["linear", "cosine"])
     p.add_argument("--mean-type", choices=["eps", "x0", "xprev", "v"])
     p.add_argument("--var-type", choices=["fixed_small", "fixed_large", "learned",
@@ -180,12 +196,16 @@ def _cmd_sample(args) -> int:
     if not out.parent.exists():
         raise UsageError(f"--out: folder {out.parent} does not exist")
     config, diffusion, network, data_shape, step = load_trained(args.checkpoint, args.device)
+    images = len(data_shape) == 3
     x = sample(diffusion, network, (args.n, *data_shape), sampler=args.sampler, steps=args.steps,
-               seed=args.seed, device=args.device, progress=not args.no_progress)
-    if len(data_shape) == 3:
+               seed=args.seed, device=args.device, progress=not args.no_progress,
+               clip_denoised=images)  # x̂_0 ∈ [-1, 1] holds for images, not for 2-D points
+    if images:
         save_grid(x, out)
     else:
-        save_points(x, out)
+        from ddpm_math.train.data import load_dataset
+
+        save_points(x, out, reference=load_dataset(config.data, seed=config.seed).heldout)
     if args.npz:
         np.savez(args.npz, samples=x.cpu().numpy())
     print(f"{args.n} samples ({args.sampler}, {args.steps or diffusion.num_steps} steps, "
@@ -203,7 +223,7 @@ def _cmd_bpd(args) -> int:
     from ddpm_math.train.evaluate import heldout_bound
     from ddpm_math.train.run import load_trained
 
-    config, diffusion, network, _, step = load_trained(args.checkpoint, args.device)
+    config, diffusion, network, data_shape, step = load_trained(args.checkpoint, args.device)
     dataset = load_dataset(config.data, seed=config.seed)  # the training split the run saw
     heldout = dataset.heldout[: args.n] if args.n else dataset.heldout
     generator = torch.Generator(args.device).manual_seed(args.seed)
@@ -222,7 +242,10 @@ def _cmd_bpd(args) -> int:
             ("KL terms Σ L_t-1", "kl")]
     for label, key in rows:
         print(f"  {label:<18}{bound[key]:9.4f} ± {bound[key + '_stderr']:.4f}")
-    print(f"  {'per-pixel Gaussian baseline':<18} {baseline:9.4f}")
+    label = "per-pixel" if len(data_shape) == 3 else "per-dimension"
+    print(f"  {label + ' Gaussian baseline':<18} {baseline:9.4f}")
+    if not dataset.discrete:
+        print("  (continuous data: bits/dim of a density, which can be negative)")
     return 0
 
 

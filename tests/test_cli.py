@@ -112,3 +112,28 @@ def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", "--steps", "-3"])
     assert stop.value.code == 2
+
+
+def test_console_script_points_at_main():
+    """`pip install` creates the `ddpm-math` command from this entry point."""
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("ddpm-math") == "ddpm_math.cli:main"
+
+
+def test_two_dimensional_data_path(tmp_path):
+    """moons: train, a scatter plot beside the held-out points, and x̂_0 not clipped to [-1, 1]
+    (the standardised moons extend to about ±2)."""
+    import numpy as np
+
+    out = tmp_path / "moons"
+    assert main(["train", "--data", "moons", "--steps", "5", "--out", str(out),
+                 "--no-progress"]) == 0
+    raw = tmp_path / "s.npz"
+    assert main(["sample", "--checkpoint", str(out), "--n", "200", "--steps", "10",
+                 "--out", str(tmp_path / "s.png"), "--npz", str(raw), "--no-progress"]) == 0
+    samples = np.load(raw)["samples"]
+    assert samples.shape == (200, 2) and np.abs(samples).max() > 1.0
+    with Image.open(tmp_path / "s.png") as image:
+        assert image.format == "PNG"

@@ -52,9 +52,11 @@ def heldout_bound(diffusion: GaussianDiffusion, model: Callable, x0: torch.Tenso
 @torch.no_grad()
 def sample(diffusion: GaussianDiffusion, model: Callable, shape: tuple[int, ...], *,
            sampler: str = "ancestral", steps: int | None = None, seed: int = 0,
-           device: torch.device | str = "cpu", progress: bool = False) -> torch.Tensor:
+           device: torch.device | str = "cpu", progress: bool = False,
+           clip_denoised: bool = True) -> torch.Tensor:
     """Draw ``shape[0]`` samples by ancestral sampling (Algorithm 2) or DDIM, on ``steps``
-    evenly spaced steps of the model's T (all of them by default)."""
+    evenly spaced steps of the model's T (all of them by default). ``clip_denoised`` clips
+    each x̂_0 to [-1, 1], right for images and wrong for data that extend beyond it."""
     if sampler not in ("ancestral", "ddim"):
         raise ValueError(f"sampler must be 'ancestral' or 'ddim', got {sampler!r}")
     num_steps = diffusion.num_steps
@@ -66,7 +68,7 @@ def sample(diffusion: GaussianDiffusion, model: Callable, shape: tuple[int, ...]
     generator = torch.Generator(device).manual_seed(seed)
     loop = diffusion.ddim_sample_loop if sampler == "ddim" else diffusion.p_sample_loop
     return loop(model, shape, generator=generator, progress=progress, device=device,
-                dtype=torch.float32)
+                dtype=torch.float32, clip_denoised=clip_denoised)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
