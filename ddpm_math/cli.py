@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as error:  # an optional dependency (matplotlib for 2-D plots)
         print(f"{PROG} {args.command}: error: this needs the package {error.name!r}; "
               f"pip install 'ddpm_math[plots]'", file=sys.stderr)

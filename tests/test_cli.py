@@ -137,3 +137,33 @@ def test_two_dimensional_data_path(tmp_path):
     assert samples.shape == (200, 2) and np.abs(samples).max() > 1.0
     with Image.open(tmp_path / "s.png") as image:
         assert image.format == "PNG"
+
+
+def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(tmp_path):
+    """A real SIGINT: the run ends with status 130 after a consistent checkpoint of the last
+    finished step (every logged step is in it), and --resume continues from there."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ddpm_math", "train", "--steps", "100000",
+                             "--out", str(out), "--no-progress"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+            not log.exists() or log.read_text().count("\n") < 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "--resume" in stderr
+    from ddpm_math.train.checkpoint import load_checkpoint
+
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    saved = load_checkpoint(out)
+    assert saved.step == steps[-1] >= 3
+    assert main(["train", "--out", str(out), "--resume", "--steps", str(saved.step + 2),
+                 "--no-progress"]) == 0
+    assert load_checkpoint(out).step == saved.step + 2

@@ -10,8 +10,11 @@ on one process.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +91,8 @@ def build_network(config: TrainConfig, data_shape: tuple[int, ...]) -> nn.Module
     return ddpm_nn.build(config.model, **overrides)
 
 
-def _fresh_state(config: TrainConfig, dataset: Dataset, device: torch.device, world: World,
-                 network: nn.Module | None) -> TrainState:
+def _fresh_state(config: TrainConfig, diffusion: GaussianDiffusion, dataset: Dataset,
+                 device: torch.device, world: World, network: nn.Module | None) -> TrainState:
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = (network or build_network(config, tuple(dataset.train.shape[1:]))).to(device)
     torch.manual_seed(config.seed + 1 + world.rank)  # this rank's dropout stream
@@ -97,11 +100,10 @@ def _fresh_state(config: TrainConfig, dataset: Dataset, device: torch.device, wo
     batches = BatchIterator(dataset.train, config.batch_size, generator=data_generator,
                             hflip=config.hflip and dataset.kind == "image", rank=world.rank,
                             world_size=world.size)
-    diffusion_sampler = build_diffusion(config).timestep_sampler
     return TrainState(model=model, ema=copy_for_ema(model),
                       optimizer=make_optimizer(model.parameters(), config.lr), batches=batches,
                       generator=torch.Generator(device).manual_seed(config.seed),
-                      sampler=diffusion_sampler,
+                      sampler=diffusion.timestep_sampler,
                       extra={"data_generator": data_generator})
 
 
@@ -183,8 +185,7 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
     dataset = dataset or load_dataset(config.data, seed=config.seed)
     data_shape = tuple(dataset.train.shape[1:])
     diffusion = build_diffusion(config)
-    state = _fresh_state(config, dataset, device, world, network)
-    state.sampler = diffusion.timestep_sampler
+    state = _fresh_state(config, diffusion, dataset, device, world, network)
     if saved is not None:
         _restore(state, saved, world)
     if world.distributed:
@@ -202,8 +203,9 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
                disable=not (progress and world.is_main), file=sys.stderr, dynamic_ncols=True)
     interrupted = False
     try:
-        with open(log_path, "a") if world.is_main else _NullFile() as log:
-            while state.step < config.steps:
+        with open(log_path, "a") if world.is_main else _NullFile() as log, \
+                _finish_step_on_interrupt() as stop:
+            while state.step < config.steps and not stop:
                 line = train_step(state, diffusion, config, world)
                 bar.update(1)
                 bar.set_postfix(loss=f"{line['loss']:.4f}", refresh=False)
@@ -212,6 +214,7 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
                 if state.step % config.checkpoint_every == 0 and world.is_main:
                     log.flush()
                     last = save(state, config, out_dir, data_shape)
+        interrupted = bool(stop)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -219,6 +222,37 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
     if world.is_main and (last is None or _step_of(last) != state.step):
         last = save(state, config, out_dir, data_shape)
     return RunResult(state, config, out_dir, last, interrupted)
+
+
+class _Flag:
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __bool__(self) -> bool:
+        return self.raised
+
+
+@contextlib.contextmanager
+def _finish_step_on_interrupt():
+    """The first Ctrl-C (SIGINT) lets the current step finish, so that the checkpoint written
+    after it is a consistent state; a second one interrupts at once. Main thread only."""
+    flag = _Flag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.raised:
+            raise KeyboardInterrupt
+        flag.raised = True
+        print("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to "
+              "stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _step_of(path: Path) -> int:
