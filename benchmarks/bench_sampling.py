@@ -3,6 +3,10 @@ baseline loop (Python-float coefficients, DDPM eq. 11 directly), with a zero mod
 own overhead) and a small convolutional model (a loop dominated by the network).
 
 Ratios: engine / baseline within one group and one parameter set, measured in the same run.
+Group ``loop_vs_bare`` (one thread, the tiny ε-model, T = 1000): the fast loop, the kernel
+loop it replaced and a floor loop against the same number of bare model calls:
+``pytest benchmarks/bench_sampling.py --benchmark-enable --benchmark-group-by=group,param:sampler
+-k loop_vs_bare``; loop/bare is the ratio of the mean (or min) times of two rows.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import torch
 
 from benchmarks.conftest import DEVICE_PARAMS, synchronised
 from ddpm_math import GaussianDiffusion, NoiseSchedule
+from ddpm_math.diffusion import sampling
+from ddpm_math.diffusion.reverse import p_mean_variance
 
 T = 50
 SHAPE = (3, 16, 16)
@@ -113,3 +119,95 @@ def test_ddim_loop(benchmark, record, device, dtype, batch, model_name):
         expected = x_T / math.sqrt(schedule.alpha_bar[-1])  # the product telescopes to 1/√ᾱ_T
         tol = 1e-5 if dtype == torch.float32 else 1e-12
         torch.testing.assert_close(sample, expected, rtol=tol, atol=tol)
+
+
+# -- the loop against bare model calls (issue 9): tiny ε-model, one thread, T = 1000 ----------
+
+T_TINY = 1000
+TINY_SHAPE = (16, 3, 8, 8)
+T_CHECK = 20  # the equivalence check of each loop against the kernel loop, on a short schedule
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread, as the issue measures (after the conftest fixture set the default)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield 1
+    torch.set_num_threads(previous)
+
+
+def tiny_eps_model():
+    """Conv2d(3,8,3) → SiLU → Conv2d(8,3,3), padding 1, float32: the issue's tiny ε-model."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv2d(8, 3, 3, padding=1)
+    )
+    return lambda x_t, t: net(x_t)
+
+
+def bare_calls(model, x_T, num_steps: int):
+    """The model calls of a loop alone: ``num_steps`` calls model(x, t), nothing in between."""
+    t = torch.zeros(x_T.shape[0], dtype=torch.int64)
+    with torch.no_grad():
+        for _ in range(num_steps):
+            out = model(x_T, t)
+    return out
+
+
+def floor_loop(model, x_T, num_steps: int, generator):
+    """The model calls plus the fewest ops of an ancestral step (t refill, draw σz into a
+    buffer, two scaled adds), constant coefficients: what no eager loop can undercut."""
+    t = torch.zeros(x_T.shape[0], dtype=torch.int64)
+    buffers, x = [torch.empty_like(x_T), torch.empty_like(x_T)], x_T
+    with torch.no_grad():
+        for index in range(num_steps - 1, -1, -1):
+            out = model(x, t.fill_(index))
+            buf = buffers[index % 2].normal_(0.0, 0.1, generator=generator)
+            x = buf.add_(out, alpha=-0.01).add_(x, alpha=0.999)
+    return x
+
+
+def engine_loop(diffusion, model, x_T, sampler, impl, generator):
+    """The facade's fast loop, or the kernel composition it replaced (sampling.py)."""
+    if impl == "fast":
+        if sampler == "ancestral":
+            return diffusion.p_sample_loop(model, x_T.shape, noise=x_T, generator=generator)
+        return diffusion.ddim_sample_loop(model, x_T.shape, noise=x_T, generator=generator)
+    def denoise(x_t, t):
+        return p_mean_variance(diffusion.coefficients(x_t), model(x_t, t), x_t, t,
+                               diffusion.mean_type, diffusion.var_type, clip_denoised=True)
+
+    if sampler == "ancestral":
+        return sampling.ancestral_loop(denoise, x_T, diffusion.num_steps, generator)
+    return sampling.ddim_loop(denoise, diffusion.coefficients(x_T), x_T, 0.0, generator)
+
+
+@pytest.mark.benchmark(group="loop_vs_bare")
+@pytest.mark.parametrize("sampler", ["ancestral", "ddim"])
+@pytest.mark.parametrize("impl", ["bare", "floor", "fast", "kernel"])
+def test_loop_vs_bare(benchmark, record, one_thread, sampler, impl):
+    """loop/bare = this row's time / the bare row's, same run; overhead per step in µs =
+    (loop - bare)/T. The default p_sample_loop / ddim_sample_loop (clip_denoised, η = 0)."""
+    model = tiny_eps_model()
+    x_T = torch.randn(TINY_SHAPE, generator=torch.Generator().manual_seed(1))
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(T_TINY))
+    record("cpu", impl=impl, sampler=sampler, model="tiny_eps", T=T_TINY, shape=TINY_SHAPE,
+           dtype=torch.float32)
+
+    def run():
+        generator = torch.Generator().manual_seed(2)
+        if impl == "bare":
+            return bare_calls(model, x_T, T_TINY)
+        if impl == "floor":
+            return floor_loop(model, x_T, T_TINY, generator)
+        return engine_loop(diffusion, model, x_T, sampler, impl, generator)
+
+    result = benchmark(run)
+    assert result.shape == x_T.shape and torch.isfinite(result).all()
+    if impl in ("fast", "kernel"):  # both loops give the same samples (short schedule)
+        short = GaussianDiffusion(NoiseSchedule.linear(T_CHECK, rescale_to_1000=False))
+        fast, kernel = (engine_loop(short, model, x_T, sampler, name, torch.Generator()
+                                    .manual_seed(2)) for name in ("fast", "kernel"))
+        scale = float(kernel.abs().max())  # float32: 2e-5 of the samples' size (test_fast_loop)
+        torch.testing.assert_close(fast, kernel, rtol=2e-5, atol=2e-5 * scale)

@@ -18,7 +18,15 @@ from typing import Any
 
 import torch
 
-from ddpm_math.diffusion import forward, losses, parameterization, posterior, sampling, vlb
+from ddpm_math.diffusion import (
+    fast_sampling,
+    forward,
+    losses,
+    parameterization,
+    posterior,
+    sampling,
+    vlb,
+)
 from ddpm_math.diffusion.options import DecoderType, LossType, MeanType, VarType, parse_option
 from ddpm_math.diffusion.resample import UniformSampler
 from ddpm_math.diffusion.respace import TimestepMap, respaced_betas, space_timesteps
@@ -136,10 +144,19 @@ class GaussianDiffusion:
             check_data_values(x0, "x0", on_grid=self.decoder is not DecoderType.GAUSSIAN)
         return x0
 
-    def _wrap(self, model: Model) -> Model:
+    @staticmethod
+    def _check_model(model: Model) -> Model:
         if not callable(model):
             raise TypeError(f"model must be callable as model(x_t, t), got {model!r}")
+        return model
+
+    def _wrap(self, model: Model) -> Model:
+        model = self._check_model(model)
         return model if self.timestep_map is None else self.timestep_map.wrap(model)
+
+    def _model_steps(self) -> tuple[int, ...] | None:
+        """The original step the model sees at each index (respaced), or None (the index)."""
+        return None if self.timestep_map is None else self.timestep_map.timesteps
 
     def _denoiser(self, model: Model, clip_denoised: bool, x_t_name: str | None = "x_t"):
         """``(x_t, t) -> p_mean_variance`` around the model; on the first call only, the model
@@ -320,12 +337,14 @@ class GaussianDiffusion:
         floating dtype, finite (checked with the first model output, in one read), or None;
         ``device``/``dtype`` (a floating torch.dtype) apply when ``noise`` is None. With
         ``return_trajectory`` returns ``(x_0, trajectory)``, trajectory [T+1, *shape] holding
-        x_T, ..., x_0. Values are read on the first step and after the last only.
+        x_T, ..., x_0. Values are read on the first step and after the last only. Runs the
+        fused loop of :mod:`fast_sampling` (the samples of the kernel loop
+        ``sampling.ancestral_loop`` for the same generator; see test_fast_loop.py).
         """
         x_T = self._x_T(shape, noise, generator, device, dtype)
-        denoise = self._denoiser(model, clip_denoised, "noise (x_T)")
-        return sampling.ancestral_loop(denoise, x_T, self.num_steps, generator, progress,
-                                       return_trajectory)
+        return fast_sampling.fast_ancestral_loop(
+            self._check_model(model), self.schedule, x_T, self.mean_type, self.var_type,
+            clip_denoised, self._model_steps(), generator, progress, return_trajectory)
 
     def ddim_sample_loop(self, model: Model, shape, noise: torch.Tensor | None = None,
                          generator: torch.Generator | None = None, clip_denoised: bool = True,
@@ -334,13 +353,13 @@ class GaussianDiffusion:
         """Samples x_0 by DDIM (Song et al. 2021, eq. 12); η = 0 deterministic, η = 1 ancestral.
 
         ``shape``, ``noise``, ``device``, ``dtype`` as in :meth:`p_sample_loop`; ``eta``: a real
-        number in [0, 1].
+        number in [0, 1]. Fused as in :meth:`p_sample_loop` (reference: ``sampling.ddim_loop``).
         """
         eta = check_eta(eta)
         x_T = self._x_T(shape, noise, generator, device, dtype)
-        denoise = self._denoiser(model, clip_denoised, "noise (x_T)")
-        return sampling.ddim_loop(denoise, self.coefficients(x_T), x_T, eta, generator, progress,
-                                  return_trajectory)
+        return fast_sampling.fast_ddim_loop(
+            self._check_model(model), self.schedule, x_T, self.mean_type, self.var_type, eta,
+            clip_denoised, self._model_steps(), generator, progress, return_trajectory)
 
     # -- the bound and the training losses -----------------------------------------------------
 
