@@ -33,7 +33,7 @@ def heldout_bound(diffusion: GaussianDiffusion, model: Callable, x0: torch.Tenso
                                            "vb": []}
     chunks = torch.split(x0, batch_size)
     for chunk in tqdm(chunks, desc="bound", unit="batch", disable=not progress, leave=False):
-        out = diffusion.calc_bpd_loop(model, chunk, generator=generator)
+        out = diffusion.calc_bpd_loop(model, chunk, generator=generator, progress=progress)
         rows["total"].append(out["total_bpd"])
         rows["prior"].append(out["prior_bpd"])
         rows["decoder"].append(out["vb"][:, 0])
