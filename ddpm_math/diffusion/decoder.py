@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ddpm_math.diffusion.tensors import as_tensor_like
-from ddpm_math.diffusion.validation import check_data_values, check_finite
+from ddpm_math.diffusion.validation import check_data_values, check_finite, check_flag
 from ddpm_math.notation import BIN_HALF_WIDTH
 
 __all__ = [
@@ -25,12 +25,20 @@ EDGE = 0.999
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def _check_cdf_argument(x) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating torch.Tensor, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+
+
 def standard_normal_cdf(x: torch.Tensor) -> torch.Tensor:
     """Φ(x) = ½(1 + erf(x/√2)), evaluated as ½ erfc(-x/√2) to keep the lower tail.
 
     ``torch.special.ndtr`` (torch 2.13, CPU float64) is 0 below x ≈ -8.3 and off by 2% at
     x = -8, where Φ is 6.2e-16; erfc keeps relative accuracy of about x²·eps there.
+    ``x``: a floating tensor (NaN gives NaN).
     """
+    _check_cdf_argument(x)
     return 0.5 * torch.special.erfc(-x * (1.0 / math.sqrt(2.0)))
 
 
@@ -41,7 +49,9 @@ def approx_standard_normal_cdf(x: torch.Tensor) -> torch.Tensor:
     ``verification/diffusion/test_decoder.py``). In the tails it is not a tail approximation:
     1 - Φ̃(x) decays like e^{-2√(2/π)·0.044715 x³} instead of e^{-x²/2}/(x√(2π)), so for large
     |x| its tail probabilities differ from Φ's by many orders of magnitude in *relative* terms.
+    ``x``: a floating tensor (NaN gives NaN).
     """
+    _check_cdf_argument(x)
     return 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
@@ -202,6 +212,8 @@ def discretized_gaussian_log_likelihood(
     float16 cannot hold the 1e-12 floor, and bfloat16 cannot tell neighbouring bins apart.
     """
     _check_decoder_inputs(x, means, log_scales)
+    exact = check_flag(exact, "exact")
+    check_values = check_flag(check_values, "check_values")
     if check_values:
         check_data_values(x, "x", on_grid=True,
                           opt_out="To skip the value checks pass check_values=False.")

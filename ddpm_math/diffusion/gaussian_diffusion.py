@@ -38,6 +38,7 @@ from ddpm_math.diffusion.validation import (
     check_dtype,
     check_eta,
     check_finite,
+    check_flag,
     check_generator,
     check_like,
     check_model_output,
@@ -112,6 +113,9 @@ class GaussianDiffusion:
         if getattr(self.timestep_sampler, "num_steps", None) != num_steps:
             raise ValueError(f"timestep_sampler must sample from T = {num_steps} steps, got "
                              f"{getattr(self.timestep_sampler, 'num_steps', None)!r}")
+        if timestep_map is not None and not isinstance(timestep_map, TimestepMap):
+            raise TypeError(f"timestep_map must be a TimestepMap (GaussianDiffusion.respaced "
+                            f"builds one) or None, got {type(timestep_map).__name__}")
         if timestep_map is not None and len(timestep_map) != num_steps:
             raise ValueError(f"timestep_map must map T = {num_steps} steps, got "
                              f"{len(timestep_map)}")
@@ -131,6 +135,9 @@ class GaussianDiffusion:
 
     def coefficients(self, like: torch.Tensor) -> TorchSchedule:
         """The schedule on ``like``'s device in its dtype (converted once, then cached)."""
+        if not isinstance(like, torch.Tensor) or not like.is_floating_point():
+            raise TypeError(f"like must be a floating torch.Tensor, got "
+                            f"{getattr(like, 'dtype', type(like).__name__)}")
         return self.schedule.to_torch(like.device, like.dtype)
 
     def _data(self, x: Any, name: str, t: Any, *, model: bool = False):
@@ -161,6 +168,7 @@ class GaussianDiffusion:
     def _denoiser(self, model: Model, clip_denoised: bool, x_t_name: str | None = "x_t"):
         """``(x_t, t) -> p_mean_variance`` around the model; on the first call only, the model
         output and (unless ``x_t_name`` is None) the input x_t are checked for NaN/inf."""
+        clip_denoised = check_flag(clip_denoised, "clip_denoised")
         wrapped, first_call = self._wrap(model), [True]
 
         def denoise(x_t: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -341,6 +349,7 @@ class GaussianDiffusion:
         fused loop of :mod:`fast_sampling` (the samples of the kernel loop
         ``sampling.ancestral_loop`` for the same generator; see test_fast_loop.py).
         """
+        clip_denoised = check_flag(clip_denoised, "clip_denoised")
         x_T = self._x_T(shape, noise, generator, device, dtype)
         return fast_sampling.fast_ancestral_loop(
             self._check_model(model), self.schedule, x_T, self.mean_type, self.var_type,
@@ -356,6 +365,7 @@ class GaussianDiffusion:
         number in [0, 1]. Fused as in :meth:`p_sample_loop` (reference: ``sampling.ddim_loop``).
         """
         eta = check_eta(eta)
+        clip_denoised = check_flag(clip_denoised, "clip_denoised")
         x_T = self._x_T(shape, noise, generator, device, dtype)
         return fast_sampling.fast_ddim_loop(
             self._check_model(model), self.schedule, x_T, self.mean_type, self.var_type, eta,

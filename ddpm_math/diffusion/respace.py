@@ -46,9 +46,40 @@ def _parse_counts(num_steps: int, section_counts: str | Iterable[int]) -> list[i
         except ValueError:
             raise ValueError("section_counts must be 'ddimN', 'N1,N2,...' or a list of ints; "
                              f"got {section_counts!r}") from None
-    if isinstance(section_counts, numbers.Integral):
+    if isinstance(section_counts, numbers.Integral) and not isinstance(section_counts, bool):
         return [int(section_counts)]
+    if not isinstance(section_counts, Iterable):
+        raise TypeError("section_counts must be 'ddimN', 'N1,N2,...', an int or a list of ints; "
+                        f"got {type(section_counts).__name__} {section_counts!r}")
     return list(section_counts)
+
+
+def _check_num_steps(num_steps) -> int:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral) or num_steps < 1:
+        raise TypeError(f"num_steps (T) must be an integer >= 1, got {num_steps!r}")
+    return int(num_steps)
+
+
+def _check_indices(values, name: str, num_steps: int | None = None) -> list[int]:
+    """``values`` as sorted distinct step indices, after checking each is an integer index in
+    [0, T-1] (a bool, a float such as 1.7 or a string is an error, not rounded)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an iterable of integer step indices, got "
+                        f"{type(values).__name__} {values!r}")
+    if isinstance(values, torch.Tensor):
+        if values.dtype.is_floating_point or values.is_complex() or values.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer step indices, got a {values.dtype} tensor")
+        values = values.reshape(-1).tolist()
+    values = list(values)
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, numbers.Integral)]
+    if bad:
+        raise TypeError(f"{name} must hold integer step indices, got {bad[0]!r}")
+    kept = sorted({int(v) for v in values})
+    upper = "T-1" if num_steps is None else str(num_steps - 1)
+    if not kept or kept[0] < 0 or (num_steps is not None and kept[-1] >= num_steps):
+        raise ValueError(f"{name} must be non-empty indices in [0, {upper}], got "
+                         f"{kept[:3]}...{kept[-3:]}")
+    return kept
 
 
 def space_timesteps(num_steps: int, section_counts: str | Iterable[int]) -> list[int]:
@@ -58,6 +89,7 @@ def space_timesteps(num_steps: int, section_counts: str | Iterable[int]) -> list
     cut into len(section_counts) equal sections (the first T mod n get one more step) and each
     keeps its count, evenly spaced from its first to its last step.
     """
+    num_steps = _check_num_steps(num_steps)
     counts = _parse_counts(num_steps, section_counts)
     if counts is None:
         digits = str(section_counts)[len("ddim"):]
@@ -81,10 +113,10 @@ def space_timesteps(num_steps: int, section_counts: str | Iterable[int]) -> list
 
 def respaced_betas(schedule: NoiseSchedule, use_timesteps: Iterable[int]) -> np.ndarray:
     """β'_i = 1 - ᾱ_{k_i}/ᾱ_{k_{i-1}} of the kept steps k_1 < ... < k_S, with ᾱ_{k_0} = 1."""
-    kept = sorted(set(int(k) for k in use_timesteps))
-    if not kept or kept[0] < 0 or kept[-1] >= schedule.num_steps:
-        raise ValueError(f"use_timesteps must be non-empty indices in [0, "
-                         f"{schedule.num_steps - 1}], got {kept[:3]}...{kept[-3:]}")
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be a NoiseSchedule (NoiseSchedule(betas) wraps an array "
+                        f"of betas), got {type(schedule).__name__}")
+    kept = _check_indices(use_timesteps, "use_timesteps", schedule.num_steps)
     alpha_bar = schedule.alpha_bar[kept]
     alpha_bar_prev = np.concatenate(([1.0], alpha_bar[:-1]))
     return 1.0 - alpha_bar / alpha_bar_prev
@@ -98,7 +130,7 @@ class TimestepMap:
     """
 
     def __init__(self, use_timesteps: Iterable[int]) -> None:
-        self.timesteps = tuple(sorted(set(int(k) for k in use_timesteps)))
+        self.timesteps = tuple(_check_indices(use_timesteps, "use_timesteps"))
         self._tables: dict[str, torch.Tensor] = {}
 
     def table(self, device: torch.device) -> torch.Tensor:

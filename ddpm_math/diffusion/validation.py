@@ -26,6 +26,7 @@ __all__ = [
     "check_dtype",
     "check_eta",
     "check_finite",
+    "check_flag",
     "check_generator",
     "check_like",
     "check_model_output",
@@ -69,6 +70,14 @@ def grid_tolerance(dtype: torch.dtype) -> float:
     (float16: 2⁻¹¹ ≈ 4.9e-4; bfloat16: 2⁻⁸ ≈ 3.9e-3, half a bin: bfloat16 hardly holds 8-bit
     data)."""
     return max(GRID_ATOL, torch.finfo(dtype).eps / 2)
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` after checking it is a bool (a string such as 'False' from a config is truthy
+    in Python, and would silently mean True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
