@@ -22,6 +22,7 @@ import torch
 from ddpm_math import GaussianDiffusion, NoiseSchedule, discretized_gaussian_log_likelihood
 from ddpm_math.diffusion.resample import LossSecondMomentResampler, UniformSampler
 from ddpm_math.train.config import TrainConfig
+from tests.test_sampling_sync import count_reads
 
 SCHEDULE = NoiseSchedule.linear(8, 1e-3, 0.2)
 GEN = torch.Generator  # a fresh generator per call keeps the tests independent
@@ -298,26 +299,6 @@ def test_sampling_dtype_must_be_floating(dtype):
 
 
 # -- value reads stay out of the sampling loop; check_values skips the data reads ---------------
-
-READS = ["__bool__", "item", "tolist", "__int__", "__float__", "numpy", "cpu", "__index__"]
-
-
-def count_reads(monkeypatch, run) -> int:
-    calls = {"n": 0}
-    for name in READS:
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *args, _original=original, **kwargs):
-            calls["n"] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    try:
-        run()
-    finally:
-        monkeypatch.undo()
-    return calls["n"]
-
 
 def test_the_sampling_loop_reads_values_twice_with_the_caller_noise_checked(monkeypatch):
     """The x_T check shares the first step's read with the model output check: one read there,

@@ -22,6 +22,7 @@ def eps_model(x_t, t):
 
 
 def count_reads(monkeypatch, run) -> int:
+    """How many tensor-to-Python reads (host-device synchronisations) ``run()`` makes."""
     calls = {"n": 0}
     for name in READS:
         original = getattr(torch.Tensor, name)
@@ -31,8 +32,10 @@ def count_reads(monkeypatch, run) -> int:
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, counting)
-    run()
-    monkeypatch.undo()
+    try:
+        run()
+    finally:
+        monkeypatch.undo()
     return calls["n"]
 
 

@@ -27,7 +27,7 @@ import torch
 
 from ddpm_math.diffusion.options import MeanType, VarType
 from ddpm_math.diffusion.reverse import p_mean_variance
-from ddpm_math.diffusion.sampling import _reverse_indices, ddim_step, p_sample
+from ddpm_math.diffusion.sampling import _reverse_indices, ddim_step, finish, p_sample
 from ddpm_math.diffusion.validation import check_generator, check_model_output
 from ddpm_math.schedules import NoiseSchedule
 
@@ -166,10 +166,7 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
                 x = _mean_into(buf, x, out, table[index], clip, noisy)
             if trajectory is not None:
                 trajectory.append(x)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("sampling produced NaN or inf: the model returned non-finite values "
-                         "at some step (the first step's output was finite)")
-    return (x, torch.stack(trajectory)) if trajectory is not None else x
+    return finish(x, trajectory)
 
 
 def _kernel_mean(schedule: Any, x: torch.Tensor, output: torch.Tensor, mean_type: MeanType,

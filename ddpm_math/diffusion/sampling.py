@@ -82,6 +82,11 @@ def _run(step, x_T: torch.Tensor, num_steps: int, generator, progress: bool,
         x = step(x, t, noise)
         if trajectory is not None:
             trajectory.append(x)
+    return finish(x, trajectory)
+
+
+def finish(x: torch.Tensor, trajectory: list[torch.Tensor] | None):
+    """x_0 (and the stacked trajectory) after the loop's one finiteness check of x_0."""
     if not bool(torch.isfinite(x).all()):
         raise ValueError("sampling produced NaN or inf: the model returned non-finite values "
                          "at some step (the first step's output was finite)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -203,7 +204,7 @@ def _run(config, out_dir, resume, progress, dataset, network, world) -> RunResul
                disable=not (progress and world.is_main), file=sys.stderr, dynamic_ncols=True)
     interrupted = False
     try:
-        with open(log_path, "a") if world.is_main else _NullFile() as log, \
+        with open(log_path if world.is_main else os.devnull, "a") as log, \
                 _finish_step_on_interrupt() as stop:
             while state.step < config.steps and not stop:
                 line = train_step(state, diffusion, config, world)
@@ -257,20 +258,6 @@ def _finish_step_on_interrupt():
 
 def _step_of(path: Path) -> int:
     return int(path.name.rsplit("_", 1)[-1])
-
-
-class _NullFile:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def write(self, text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
 
 def load_trained(path: str | Path, device: str | torch.device = "cpu"):
