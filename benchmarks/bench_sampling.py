@@ -19,6 +19,7 @@ import torch
 
 from benchmarks.conftest import DEVICE_PARAMS, synchronised
 from ddpm_math import GaussianDiffusion, NoiseSchedule
+from ddpm_math.bench import loops
 from ddpm_math.diffusion import sampling
 from ddpm_math.diffusion.reverse import p_mean_variance
 
@@ -39,22 +40,6 @@ def conv_model(device, dtype):
 
 
 MODELS = {"zero": lambda device, dtype: zero_model, "conv": conv_model}
-
-
-def baseline_ancestral(model, schedule: NoiseSchedule, x_T, generator):
-    """DDPM Algorithm 2 with eq. (11) written out and σ_t² = β̃_t, Python floats per step."""
-    x = x_T
-    with torch.no_grad():
-        for index in range(schedule.num_steps - 1, -1, -1):  # t = T-1, ..., 0
-            t = torch.full((x.shape[0],), index, dtype=torch.int64, device=x.device)
-            eps = model(x, t)
-            beta = float(schedule.beta[index])
-            eps_coef = beta / math.sqrt(float(schedule.one_minus_alpha_bar[index]))
-            x = (x - eps_coef * eps) / math.sqrt(1.0 - beta)
-            if index > 0:
-                z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-                x = x + math.sqrt(float(schedule.beta_tilde[index])) * z
-    return x
 
 
 def setup(device, dtype, batch, model_name):
@@ -95,11 +80,11 @@ def test_ancestral_loop(benchmark, record, device, dtype, batch, model_name, imp
         if impl == "engine":
             return diffusion.p_sample_loop(model, x_T.shape, noise=x_T, generator=generator,
                                            clip_denoised=False)
-        return baseline_ancestral(model, schedule, x_T, generator)
+        return loops.handwritten_ancestral(model, schedule, x_T, generator)
 
     sample = benchmark(synchronised(run, device))
     # Same noise stream, same algorithm: the two implementations agree.
-    other = baseline_ancestral(model, schedule, x_T,
+    other = loops.handwritten_ancestral(model, schedule, x_T,
                                torch.Generator(device=device).manual_seed(2))
     tol = 1e-4 if dtype == torch.float32 else 1e-10
     np.testing.assert_allclose(sample.double().cpu().numpy(), other.double().cpu().numpy(),
@@ -137,37 +122,6 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-def tiny_eps_model():
-    """Conv2d(3,8,3) → SiLU → Conv2d(8,3,3), padding 1, float32: the issue's tiny ε-model."""
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv2d(8, 3, 3, padding=1)
-    )
-    return lambda x_t, t: net(x_t)
-
-
-def bare_calls(model, x_T, num_steps: int):
-    """The model calls of a loop alone: ``num_steps`` calls model(x, t), nothing in between."""
-    t = torch.zeros(x_T.shape[0], dtype=torch.int64)
-    with torch.no_grad():
-        for _ in range(num_steps):
-            out = model(x_T, t)
-    return out
-
-
-def floor_loop(model, x_T, num_steps: int, generator):
-    """The model calls plus the fewest ops of an ancestral step (t refill, draw σz into a
-    buffer, two scaled adds), constant coefficients: what no eager loop can undercut."""
-    t = torch.zeros(x_T.shape[0], dtype=torch.int64)
-    buffers, x = [torch.empty_like(x_T), torch.empty_like(x_T)], x_T
-    with torch.no_grad():
-        for index in range(num_steps - 1, -1, -1):
-            out = model(x, t.fill_(index))
-            buf = buffers[index % 2].normal_(0.0, 0.1, generator=generator)
-            x = buf.add_(out, alpha=-0.01).add_(x, alpha=0.999)
-    return x
-
-
 def engine_loop(diffusion, model, x_T, sampler, impl, generator):
     """The facade's fast loop, or the kernel composition it replaced (sampling.py)."""
     if impl == "fast":
@@ -189,7 +143,7 @@ def engine_loop(diffusion, model, x_T, sampler, impl, generator):
 def test_loop_vs_bare(benchmark, record, one_thread, sampler, impl):
     """loop/bare = this row's time / the bare row's, same run; overhead per step in µs =
     (loop - bare)/T. The default p_sample_loop / ddim_sample_loop (clip_denoised, η = 0)."""
-    model = tiny_eps_model()
+    model = loops.tiny_eps_model(TINY_SHAPE[0]).model
     x_T = torch.randn(TINY_SHAPE, generator=torch.Generator().manual_seed(1))
     diffusion = GaussianDiffusion(NoiseSchedule.linear(T_TINY))
     record("cpu", impl=impl, sampler=sampler, model="tiny_eps", T=T_TINY, shape=TINY_SHAPE,
@@ -198,9 +152,9 @@ def test_loop_vs_bare(benchmark, record, one_thread, sampler, impl):
     def run():
         generator = torch.Generator().manual_seed(2)
         if impl == "bare":
-            return bare_calls(model, x_T, T_TINY)
+            return loops.bare_calls(model, x_T, T_TINY)
         if impl == "floor":
-            return floor_loop(model, x_T, T_TINY, generator)
+            return loops.floor_loop(model, x_T, T_TINY, generator)
         return engine_loop(diffusion, model, x_T, sampler, impl, generator)
 
     result = benchmark(run)
@@ -211,3 +165,87 @@ def test_loop_vs_bare(benchmark, record, one_thread, sampler, impl):
                                     .manual_seed(2)) for name in ("fast", "kernel"))
         scale = float(kernel.abs().max())  # float32: 2e-5 of the samples' size (test_fast_loop)
         torch.testing.assert_close(fast, kernel, rtol=2e-5, atol=2e-5 * scale)
+
+
+# -- the CIFAR-10 U-Net (35.7M parameters): batch 1 and 64 on CPU, 256 under bf16 on a GPU -----
+
+UNET_CASES = [
+    pytest.param("cpu", 1, None, id="cpu-b1"),
+    pytest.param("cpu", 64, None, id="cpu-b64"),
+    pytest.param("cuda", 256, torch.bfloat16, id="cuda-b256-bf16", marks=pytest.mark.gpu),
+]
+#: Model calls per timed loop: a CPU step of the U-Net takes seconds; loop/bare is per step.
+UNET_STEPS = {"cpu": 10, "cuda": 100}
+
+
+@pytest.fixture(scope="module")
+def unet_cache():
+    return {}
+
+
+@pytest.mark.benchmark(group="unet_loop_vs_bare")
+@pytest.mark.parametrize("impl", ["bare", "ours", "bare_graph", "ours_graph"])
+@pytest.mark.parametrize("device,batch,autocast_dtype", UNET_CASES)
+def test_unet_loop_vs_bare(benchmark, record, unet_cache, device, batch, autocast_dtype, impl):
+    """loop/bare of the CIFAR-10 U-Net: ``ours`` (p_sample_loop) against ``bare`` and, on a
+    GPU, ``ours_graph`` (GraphSampler) against ``bare_graph`` (the model alone, graphed).
+    Images/s of 1000-step sampling = batch / (1000 × the loop's seconds per step)."""
+    if device == "cpu" and impl.endswith("graph"):
+        pytest.skip("CUDA graphs need a GPU")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    if benchmark.disabled and batch > 1 and device == "cpu":
+        pytest.skip("batch 64 on CPU runs with --benchmark-enable only (a step takes seconds)")
+    steps = UNET_STEPS[device] if not benchmark.disabled else 2
+    key = (device, batch)
+    if key not in unet_cache:
+        unet_cache.clear()  # one U-Net in memory at a time
+        unet_cache[key] = loops.unet_model("cifar10", batch, device)
+    bench = unet_cache[key]
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(1000)).respaced([steps])
+    x_T = torch.randn(bench.shape, generator=torch.Generator().manual_seed(1)).to(device)
+
+    def model(x, t):
+        with torch.autocast(torch.device(device).type, dtype=autocast_dtype or torch.bfloat16,
+                            enabled=autocast_dtype is not None):
+            return bench.model(x, t).float()
+
+    record(device, impl=impl, model="cifar10", batch=batch, steps=steps,
+           autocast=autocast_dtype, parameters=bench.parameters)
+    if impl == "bare":
+        run = lambda: loops.bare_calls(model, x_T, steps)  # noqa: E731
+    elif impl == "bare_graph":
+        replay = loops.graph_bare_calls(bench.model, x_T, autocast_dtype)
+        run = lambda: replay(steps)  # noqa: E731
+    elif impl == "ours":
+        run = lambda: diffusion.p_sample_loop(  # noqa: E731
+            model, bench.shape, noise=x_T, generator=torch.Generator(device).manual_seed(2))
+    else:
+        sampler = diffusion.graph_sampler(bench.model, bench.shape, device=device,
+                                          autocast_dtype=autocast_dtype,
+                                          generator=torch.Generator(device).manual_seed(2))
+        run = lambda: sampler.sample(x_T)  # noqa: E731
+    result = benchmark(synchronised(run, device))
+    assert result.shape == bench.shape and bool(torch.isfinite(result).all())
+    if not benchmark.disabled:
+        benchmark.extra_info["images_per_s_1000_steps"] = batch / (
+            1000 * benchmark.stats.stats.min / steps)
+    if impl.startswith("ours"):  # the loop equals the kernel composition (sampling.py)
+        generator = torch.Generator(device).manual_seed(2)
+        wrapped = diffusion.timestep_map.wrap(model)
+
+        def denoise(x_t, t):
+            return p_mean_variance(diffusion.coefficients(x_t), wrapped(x_t, t), x_t, t,
+                                   diffusion.mean_type, diffusion.var_type, True)
+
+        if impl == "ours_graph":  # the graph's sampler drew on: rebuild it from seed 2
+            sampler = diffusion.graph_sampler(bench.model, bench.shape, device=device,
+                                              autocast_dtype=autocast_dtype,
+                                              generator=torch.Generator(device).manual_seed(2))
+            result = sampler.sample(x_T)
+        else:
+            result = run()
+        kernel = sampling.ancestral_loop(denoise, x_T, diffusion.num_steps, generator)
+        scale = float(kernel.abs().max())
+        tol = 2e-5 if autocast_dtype is None else 2e-2  # float32; bf16 model rounding
+        torch.testing.assert_close(result, kernel, rtol=tol, atol=tol * scale)

@@ -3,6 +3,8 @@
     ddpm-math train [--data digits] [--config NAME] [--steps N] [--out DIR] [--resume]
     ddpm-math sample --checkpoint DIR [--n 16] [--sampler ancestral|ddim] [--steps K] --out grid.png
     ddpm-math bpd --checkpoint DIR [--n N]
+    ddpm-math bench sample [--model tiny|cifar10] [--sampler ancestral|ddim] [--steps N]
+                           [--device cpu|cuda] [--peers] [--profile]
 
 User mistakes end in one line on stderr and exit status 2; progress bars go to stderr, results
 to stdout (``--json`` for machine-readable output). Multi-process training:
@@ -124,6 +126,40 @@ def _bpd_parser(sub) -> None:
     p.set_defaults(handler=_cmd_bpd)
 
 
+def _bench_parser(sub) -> None:
+    p = sub.add_parser("bench", help="profile the sampling loop against bare model calls",
+                       description="Benchmarks of ddpm_math's own loops; the pytest-benchmark "
+                                   "suites in benchmarks/ time the same loops.")
+    bench_sub = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    s = bench_sub.add_parser(
+        "sample", help="the sampling loop against the same number of bare model calls",
+        description="Times our sampling loop, the same number of bare model calls, a floor "
+                    "loop, a hand-written Algorithm 2 and (--peers) diffusers' scheduler loop, "
+                    "interleaved round by round in one run; prints loop/bare and the overhead "
+                    "per step. --profile adds a torch.profiler summary of our loop.")
+    s.add_argument("--model", choices=["tiny", "cifar10"], default="tiny",
+                   help="tiny: Conv-SiLU-Conv ε-model on 16×3×8×8; cifar10: the 35.7M DDPM "
+                        "U-Net (random weights)")
+    s.add_argument("--sampler", choices=["ancestral", "ddim"], default="ancestral")
+    s.add_argument("--steps", type=_positive_int,
+                   help="model calls per loop (default 1000 ancestral, 50 DDIM; 10 for "
+                        "cifar10 on a CPU)")
+    s.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    s.add_argument("--batch", type=_positive_int,
+                   help="batch size (default 16 tiny; cifar10: 1 on cpu, 256 on cuda)")
+    s.add_argument("--bf16", action="store_true", help="run the model under bf16 autocast")
+    s.add_argument("--threads", type=_positive_int, help="CPU threads (default 1)")
+    s.add_argument("--rounds", type=_positive_int, default=3,
+                   help="timed rounds after one warm-up round (3)")
+    s.add_argument("--peers", action="store_true",
+                   help="add diffusers' loop (pip install 'ddpm_math[peers]')")
+    s.add_argument("--profile", action="store_true",
+                   help="also print a torch.profiler summary of our loop")
+    s.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(handler=_cmd_bench_sample)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Train, sample and evaluate DDPMs "
                                      "with ddpm_math's verified engine.")
@@ -131,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _sample_parser(sub)
     _bpd_parser(sub)
+    _bench_parser(sub)
     return parser
 
 
@@ -246,6 +283,42 @@ def _cmd_bpd(args) -> int:
     print(f"  {label + ' Gaussian baseline':<18} {baseline:9.4f}")
     if not dataset.discrete:
         print("  (continuous data: bits/dim of a density, which can be negative)")
+    return 0
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+def _cmd_bench_sample(args) -> int:
+    from tqdm.auto import tqdm
+
+    from ddpm_math.bench.sample import format_table, measure, profile
+
+    if args.json and not Path(args.json).resolve().parent.exists():
+        raise UsageError(f"--json: folder {Path(args.json).parent} does not exist")
+    bars: list[tqdm] = []  # made on the first loop, once the arguments have been checked
+
+    def progress(label: str) -> None:
+        if args.no_progress:
+            return
+        if not bars:
+            bars.append(tqdm(desc="bench", unit="loop", leave=False))
+        bars[0].set_postfix_str(label)
+        bars[0].update()
+
+    try:
+        result = measure(args.model, args.sampler, args.steps, args.device, batch=args.batch,
+                         bf16=args.bf16, peers=args.peers, rounds=args.rounds,
+                         threads=args.threads, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    print(format_table(result))
+    if args.profile:
+        print()
+        print(profile(args.model, args.sampler, args.steps, args.device, batch=args.batch,
+                      bf16=args.bf16, threads=args.threads))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1))
     return 0
 
 

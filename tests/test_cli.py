@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
+from ddpm_math.bench import loops
 from ddpm_math.cli import main
 
 
@@ -84,7 +86,8 @@ def test_resume_rejects_a_changed_option(run_dir, capsys):
     assert "lr" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["bpd"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["bpd"], ["bench"],
+                                     ["bench", "sample"]])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*command, "--help"])
@@ -99,6 +102,9 @@ def test_help(command, capsys):
     (["train", "--data", "cifar10:/nonexistent/cifar", "--steps", "1"], "/nonexistent"),
     (["train", "--data", "mnist", "--steps", "1"], "mnist"),
     (["train", "--config", "resnet9000", "--steps", "1"], "resnet9000"),
+    (["bench", "sample", "--json", "/nonexistent/dir/b.json"], "/nonexistent/dir"),
+    *([(["bench", "sample", "--device", "cuda"], "CUDA")]
+      if not torch.cuda.is_available() else []),
 ])
 def test_user_mistakes_give_one_line_and_exit_2(args, needle, tmp_path):
     done = cli(*args, "--out", str(tmp_path / "o")) if args[0] == "train" else cli(*args)
@@ -167,3 +173,54 @@ def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(tmp_path):
     assert main(["train", "--out", str(out), "--resume", "--steps", str(saved.step + 2),
                  "--no-progress"]) == 0
     assert load_checkpoint(out).step == saved.step + 2
+
+
+# -- bench sample -------------------------------------------------------------------------------
+
+
+def test_bench_sample_prints_the_loop_against_bare_calls(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "sample", "--steps", "30", "--rounds", "2", "--no-progress",
+                 "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "loop/bare" in table and "tiny (443 parameters)" in table
+    report = json.loads(out.read_text())
+    rows = {row["loop"]: row for row in report["rows"]}
+    assert set(rows) == {"bare", "ours", "floor"}  # hand-written runs at T = 1000 only
+    assert report["steps"] == 30 and report["threads"] == 1
+    assert rows["bare"]["ratio"] == 1.0 and len(rows["ours"]["seconds"]) == 2
+    # loop/bare is the ratio of the best times, and the overhead per step their difference
+    best = {name: min(row["seconds"]) for name, row in rows.items()}
+    assert rows["ours"]["ratio"] == pytest.approx(best["ours"] / best["bare"])
+    assert rows["ours"]["overhead_us"] == pytest.approx(1e6 * (best["ours"] - best["bare"]) / 30)
+
+
+def test_bench_sample_ddim_and_the_profile(capsys):
+    assert main(["bench", "sample", "--sampler", "ddim", "--steps", "10", "--rounds", "1",
+                 "--no-progress", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "ddim, 10 steps" in out and "torch.profiler" in out
+    assert "model (record_function 'model'" in out and "aten::" in out
+
+
+def test_bench_loops_make_the_same_number_of_model_calls():
+    """bare, floor and the hand-written loop call the model T times, as our loop does."""
+    calls = []
+    bench = loops.tiny_eps_model(2)
+
+    def counting(x, t):
+        calls.append(int(t[0]))
+        return bench.model(x, t)
+
+    from ddpm_math import GaussianDiffusion, NoiseSchedule
+
+    schedule = NoiseSchedule.linear(12)
+    x_T = torch.randn(bench.shape)
+    for run in (lambda: loops.bare_calls(counting, x_T, 12),
+                lambda: loops.floor_loop(counting, x_T, 12),
+                lambda: loops.handwritten_ancestral(counting, schedule, x_T),
+                lambda: GaussianDiffusion(schedule).p_sample_loop(counting, x_T.shape,
+                                                                  noise=x_T)):
+        calls.clear()
+        run()
+        assert calls == list(range(11, -1, -1))

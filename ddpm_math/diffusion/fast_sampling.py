@@ -31,7 +31,10 @@ from ddpm_math.diffusion.sampling import _reverse_indices, ddim_step, finish, p_
 from ddpm_math.diffusion.validation import check_generator, check_model_output
 from ddpm_math.schedules import NoiseSchedule
 
-__all__ = ["fast_ancestral_loop", "fast_ddim_loop", "prediction_coefficients", "step_table"]
+__all__ = [
+    "fast_ancestral_loop", "fast_ddim_loop", "kernel_last_step", "prediction_coefficients",
+    "step_table",
+]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LastStep = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -113,14 +116,15 @@ def step_table(schedule: Any, mean_type: MeanType, var_type: VarType,
 
 
 def _mean_into(buf: torch.Tensor, x: torch.Tensor, out: torch.Tensor, row, clip: bool,
-               has_noise: bool) -> torch.Tensor:
-    """``buf`` (+)= A x + B out, or K clip(x̂_0) + L x with clipping; buf holds σz if has_noise."""
+               has_noise: bool, scratch: torch.Tensor) -> torch.Tensor:
+    """``buf`` (+)= A x + B out, or K clip(x̂_0) + L x with clipping (x̂_0 into ``scratch``);
+    buf holds σz if has_noise."""
     a, b, out_alpha, bound, scale, l, p_zero = row[:7]
     if clip:
         if p_zero:
-            x0 = torch.mul(out, out_alpha).clamp_(-1.0, 1.0)
+            x0 = torch.mul(out, out_alpha, out=scratch).clamp_(-1.0, 1.0)
         else:  # clip(P x + Q out, ±1) = P clip(x + (Q/P) out, ±1/|P|)
-            x0 = torch.add(x, out, alpha=out_alpha).clamp_(-bound, bound)
+            x0 = torch.add(x, out, alpha=out_alpha, out=scratch).clamp_(-bound, bound)
         first, first_coef, second_coef = x0, scale, l
     else:
         first, first_coef, second_coef = out, b, a
@@ -149,11 +153,14 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
     output if ``learned_noise``); checks the first model output and x_T, then x_0, for NaN/inf."""
     check_generator(generator, x_T.device if noisy else None)
     x, trajectory = x_T, ([x_T] if return_trajectory else None)
-    t = torch.empty(x.shape[0], dtype=torch.int64, device=x.device)
-    buffers = [torch.empty_like(x, memory_format=torch.contiguous_format) for _ in range(2)]
+    # every step's t as its own [B] row of one tensor: no per-step op to fill it
+    t_rows = torch.tensor(list(model_steps), dtype=torch.int64, device=x.device)
+    t_rows = t_rows[:, None].expand(len(table), x.shape[0]).contiguous().unbind(0)
+    buffers = [torch.empty_like(x, memory_format=torch.contiguous_format) for _ in range(3)]
+    scratch = buffers.pop()
     with torch.no_grad():
         for index in _reverse_indices(len(table), progress):  # t = T-1, ..., 0
-            output = model(x, t.fill_(model_steps[index]))
+            output = model(x, t_rows[index])
             if index == len(table) - 1:  # first step: C (2C) channels, finite output and x_T
                 check_model_output(output, x, learned, x_t_name="noise (x_T)")
             if index == 0:
@@ -163,18 +170,31 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
                 buf = torch.empty_like(x) if trajectory is not None else buffers[index % 2]
                 if noisy:
                     _draw(buf, table[index], var_out if learned_noise else None, generator)
-                x = _mean_into(buf, x, out, table[index], clip, noisy)
+                x = _mean_into(buf, x, out, table[index], clip, noisy, scratch)
             if trajectory is not None:
                 trajectory.append(x)
     return finish(x, trajectory)
 
 
-def _kernel_mean(schedule: Any, x: torch.Tensor, output: torch.Tensor, mean_type: MeanType,
-                 var_type: VarType, clip_denoised: bool):
-    """p_mean_variance at index 0 by the kernels, and that index as a [B] tensor."""
-    t = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
-    coefs = schedule.to_torch(x.device, x.dtype)
-    return p_mean_variance(coefs, output, x, t, mean_type, var_type, clip_denoised), t, coefs
+def kernel_last_step(schedule: Any, mean_type: MeanType, var_type: VarType,
+                     clip_denoised: bool, eta: float | None = None) -> LastStep:
+    """``(x_1, output) -> x_0``, the last step (index 0, no noise) by the kernels themselves:
+    p_mean_variance and p_sample (``eta`` None) or ddim_step. The schedule's tensors are made
+    on the first call and kept, so later calls copy nothing from the host."""
+    cache: dict[tuple, Any] = {}
+
+    def last_step(x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        key = (x.device, x.dtype, x.shape[0])
+        if key not in cache:
+            cache[key] = (schedule.to_torch(x.device, x.dtype),
+                          torch.zeros(x.shape[0], dtype=torch.int64, device=x.device))
+        coefs, t = cache[key]
+        out = p_mean_variance(coefs, output, x, t, mean_type, var_type, clip_denoised)
+        if eta is None:
+            return p_sample(out, t, torch.zeros_like(x))
+        return ddim_step(coefs, out["x0_hat"], out["eps_hat"], t, eta, torch.zeros_like(x))
+
+    return last_step
 
 
 def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
@@ -185,15 +205,12 @@ def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor
     """x_0 from x_T by DDPM Algorithm 2 (eq. 11 fused); the samples of
     :func:`sampling.ancestral_loop` for the same generator. ``model`` is called as
     ``model(x_t, t)`` with t = ``model_steps[index]`` (the original steps of a respaced
-    schedule; default the index), a [B] int64 tensor refilled each step (do not keep it).
+    schedule; default the index), a [B] int64 tensor (one per step, made before the loop).
     The last step (index 0, no noise: x_0 = μ_θ(x_1, 1)) is the kernels' own."""
-
-    def last_step(x, output):
-        out, t, _ = _kernel_mean(schedule, x, output, mean_type, var_type, clip_denoised)
-        return p_sample(out, t, torch.zeros_like(x))
 
     table = step_table(schedule, mean_type, var_type)
     steps = range(len(table)) if model_steps is None else model_steps
+    last_step = kernel_last_step(schedule, mean_type, var_type, clip_denoised)
     return _run_fast(model, x_T, table, steps, last_step, learned=var_type.learned,
                      clip=clip_denoised, noisy=True, learned_noise=var_type.learned,
                      generator=generator, progress=progress,
@@ -209,12 +226,9 @@ def fast_ddim_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
     :func:`sampling.ddim_loop` for the same generator; arguments as
     :func:`fast_ancestral_loop` (a learned variance output is ignored, as there)."""
 
-    def last_step(x, output):
-        out, t, coefs = _kernel_mean(schedule, x, output, mean_type, var_type, clip_denoised)
-        return ddim_step(coefs, out["x0_hat"], out["eps_hat"], t, eta, torch.zeros_like(x))
-
     table = step_table(schedule, mean_type, var_type, eta=eta)
     steps = range(len(table)) if model_steps is None else model_steps
+    last_step = kernel_last_step(schedule, mean_type, var_type, clip_denoised, eta)
     return _run_fast(model, x_T, table, steps, last_step, learned=var_type.learned,
                      clip=clip_denoised, noisy=eta > 0, learned_noise=False,
                      generator=generator, progress=progress,

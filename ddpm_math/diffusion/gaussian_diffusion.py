@@ -27,6 +27,7 @@ from ddpm_math.diffusion import (
     sampling,
     vlb,
 )
+from ddpm_math.diffusion.graph_sampling import GraphSampler
 from ddpm_math.diffusion.options import DecoderType, LossType, MeanType, VarType, parse_option
 from ddpm_math.diffusion.resample import UniformSampler
 from ddpm_math.diffusion.respace import TimestepMap, respaced_betas, space_timesteps
@@ -370,6 +371,42 @@ class GaussianDiffusion:
         return fast_sampling.fast_ddim_loop(
             self._check_model(model), self.schedule, x_T, self.mean_type, self.var_type, eta,
             clip_denoised, self._model_steps(), generator, progress, return_trajectory)
+
+    def graph_sampler(self, model: Model, shape, *, sampler: str = "ancestral",
+                      eta: float = 0.0, clip_denoised: bool = True,
+                      dtype: torch.dtype | None = None, device="cuda",
+                      generator: torch.Generator | None = None,
+                      autocast_dtype: torch.dtype | None = None, compile: bool = False,
+                      graph: bool = True) -> GraphSampler:
+        """A :class:`~ddpm_math.diffusion.graph_sampling.GraphSampler`: the whole denoising
+        step (model, update, noise) captured in a CUDA graph, replayed with no per-step host
+        work; ``.sample(noise=None)`` returns x_0, the samples of :meth:`p_sample_loop`
+        (``sampler="ancestral"``) or :meth:`ddim_sample_loop` (``"ddim"``, with ``eta``) for the
+        same x_T and generator, up to rounding.
+
+        ``shape``, ``clip_denoised`` as there; ``dtype``: the samples' floating dtype (default
+        torch's); ``device``: a CUDA device (any device with ``graph=False``, which runs the
+        same step eagerly); ``generator``: on ``device``, drawn from by every ``.sample``;
+        ``autocast_dtype``: e.g. torch.bfloat16 to run the model under autocast;
+        ``compile``: :func:`torch.compile` the model first.
+        """
+        if sampler not in ("ancestral", "ddim"):
+            raise ValueError(f"sampler must be 'ancestral' or 'ddim', got {sampler!r}")
+        eta = check_eta(eta)
+        dtype = check_dtype(dtype) or torch.get_default_dtype()
+        device = check_device(device)
+        if device is None:
+            raise TypeError("device must be a torch.device or a device string, got None")
+        autocast_dtype = check_dtype(autocast_dtype, "autocast_dtype")
+        return GraphSampler(
+            self._check_model(model), self.schedule, check_shape(shape),
+            mean_type=self.mean_type, var_type=self.var_type,
+            eta=None if sampler == "ancestral" else eta,
+            clip_denoised=check_flag(clip_denoised, "clip_denoised"),
+            model_steps=self._model_steps(), dtype=dtype, device=device,
+            generator=check_generator(generator, device),
+            autocast_dtype=autocast_dtype, compile=check_flag(compile, "compile"),
+            graph=check_flag(graph, "graph"))
 
     # -- the bound and the training losses -----------------------------------------------------
 
