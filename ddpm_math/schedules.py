@@ -19,6 +19,13 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+#: The smallest normal float64, 2.2e-308: the least β (and end of a schedule) accepted. Below
+#: it, in the subnormal range, β̃_1 = β_1 β_2/(β_1 + β_2) underflows to 0 (log β̃ = -inf) and
+#: snr = ᾱ/(1 - ᾱ) ≈ 1/β_1 overflows; from it up, every derived array is finite.
+BETA_MIN = float(np.finfo(np.float64).tiny)
+#: The largest cosine-schedule offset s accepted (see :func:`cosine_betas`).
+COSINE_S_MAX = 1e100
+
 __all__ = [
     "NoiseSchedule",
     "TorchSchedule",
@@ -46,13 +53,14 @@ def _check_num_steps(T: Any, name: str = "T") -> int:
 
 
 def _check_unit_interval(value: Any, name: str, *, low_open: bool = True) -> float:
-    """Return ``value`` as a float after checking it lies in (0, 1] (or [0, 1])."""
+    """Return ``value`` as a float after checking it lies in (0, 1] (from :data:`BETA_MIN`, the
+    smallest normal float64) or, with ``low_open=False``, in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in (0, 1], got {value!r}")
     value = float(value)
-    low_ok = value > 0.0 if low_open else value >= 0.0
+    low_ok = value >= BETA_MIN if low_open else value >= 0.0
     if not (math.isfinite(value) and low_ok and value <= 1.0):
-        interval = "(0, 1]" if low_open else "[0, 1]"
+        interval = f"(0, 1] (at least {BETA_MIN:.17g})" if low_open else "[0, 1]"
         raise ValueError(f"{name} must lie in {interval}, got {value!r}")
     return value
 
@@ -81,7 +89,8 @@ def _torch_to_numpy(betas: Any, name: str) -> Any:
 
 
 def _check_betas(betas: Any, name: str = "betas") -> np.ndarray:
-    """Return a float64 copy of ``betas`` after checking it is 1-D, non-empty, finite, in (0, 1].
+    """Return a float64 copy of ``betas`` after checking it is 1-D, non-empty, finite, in (0, 1]
+    and not subnormal (every entry ≥ :data:`BETA_MIN`).
 
     Accepts a sequence of real numbers, a numpy array or a torch tensor (any device, detached).
     """
@@ -97,11 +106,12 @@ def _check_betas(betas: Any, name: str = "betas") -> np.ndarray:
         raise ValueError(f"{name} must be 1-D (one β per step), got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one step (T >= 1), got an empty array")
-    bad = ~np.isfinite(arr) | (arr <= 0.0) | (arr > 1.0)
+    bad = ~np.isfinite(arr) | (arr < BETA_MIN) | (arr > 1.0)
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{name} must lie in (0, 1] and be finite; {name}[{index}] = {float(arr[index])!r} "
+            f"{name} must lie in (0, 1] and be finite, at least the smallest normal float64 "
+            f"{BETA_MIN:.17g}; {name}[{index}] = {float(arr[index])!r} "
             f"({int(bad.sum())} bad entries)"
         )
     return arr
@@ -185,15 +195,29 @@ def sqrt_linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) 
     return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=np.float64) ** 2
 
 
+def _alpha_bar_value(alpha_bar_fn: Callable[[float], float], u: float) -> float:
+    """``alpha_bar_fn(u)`` as a float after checking it is a real number (a Python or numpy
+    real, or a 0-d real numpy array), not None, a string, a complex number or an array."""
+    value = alpha_bar_fn(u)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"alpha_bar_fn must return a real number ᾱ(u), got "
+                        f"{type(value).__name__} {value!r:.80} at u = {u!r}")
+    return float(value)
+
+
 def betas_from_alpha_bar(
     alpha_bar_fn: Callable[[float], float], T: int, max_beta: float = 0.999
 ) -> np.ndarray:
     """β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta) for t = 1..T, from a continuous ᾱ(u), u ∈ [0, 1].
 
     Input contract: ``alpha_bar_fn`` a callable taking a Python float u ∈ [0, 1] and returning
-    a real number; its values on the grid u = t/T must be finite and ≥ 0, positive at u = 0
-    and strictly decreasing while positive (a flat stretch gives β = 0, which no schedule may
-    hold; once ᾱ reaches 0 the remaining β are ``max_beta``). ``T`` an integer ≥ 1;
+    a real number (a Python or numpy real or a 0-d real array; None, a string, a complex number
+    or an array of one or more entries is a ``TypeError`` naming ``alpha_bar_fn``); its values
+    on the grid u = t/T must be finite and ≥ 0, positive at u = 0 and strictly decreasing
+    while positive (a flat stretch gives β = 0, which no schedule may hold; once ᾱ reaches 0
+    the remaining β are ``max_beta``). ``T`` an integer ≥ 1;
     ``max_beta`` a finite real in (0, 1]. Violations raise ``TypeError``/``ValueError``
     naming the parameter. Returns a float64 array of shape (T,) with entries in (0, max_beta].
     """
@@ -201,7 +225,8 @@ def betas_from_alpha_bar(
     max_beta = _check_unit_interval(max_beta, "max_beta")
     if not callable(alpha_bar_fn):
         raise TypeError(f"alpha_bar_fn must be callable u -> ᾱ(u), got {alpha_bar_fn!r}")
-    grid = np.array([float(alpha_bar_fn(step / T)) for step in range(T + 1)], dtype=np.float64)
+    grid = np.array([_alpha_bar_value(alpha_bar_fn, step / T) for step in range(T + 1)],
+                    dtype=np.float64)
     if not np.all(np.isfinite(grid)) or grid[0] <= 0.0 or np.any(grid < 0.0):
         raise ValueError(
             "alpha_bar_fn must return finite values >= 0 on [0, 1] and a positive value at 0; "
@@ -228,6 +253,10 @@ def cosine_alpha_bar(u: float, s: float = 0.008) -> float:
     Unnormalised: ᾱ(0) = cos²(s/(1+s)·π/2) < 1. Only ratios ᾱ(t/T)/ᾱ((t-1)/T) enter the betas,
     so the normalisation by ᾱ(0) in the paper's f(t)/f(0) cancels.
 
+    Evaluated as sin²((1 - u)/(1 + s) · π/2), the same function (cos(π/2 - a) = sin a) without
+    the cancellation of cos near π/2: ᾱ keeps full relative accuracy as u → 1 and for large s,
+    where (u + s)/(1 + s) rounds to 1 (s = 1e15: cos gives a flat, wrong ᾱ).
+
     Input contract: ``u`` a finite real number (the schedule uses u ∈ [0, 1]; outside it the
     formula is simply evaluated); ``s`` a finite real ≥ 0. Returns a Python float in [0, 1].
     """
@@ -237,19 +266,24 @@ def cosine_alpha_bar(u: float, s: float = 0.008) -> float:
         raise ValueError(f"u must be finite (u = t/T in [0, 1]), got {u!r}")
     if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s < 0:
         raise ValueError(f"s (the cosine schedule offset) must be a finite number >= 0, got {s!r}")
-    return math.cos((u + s) / (1.0 + s) * math.pi / 2.0) ** 2
+    return math.sin((1.0 - u) / (1.0 + s) * (math.pi / 2.0)) ** 2
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
     """Cosine schedule β_t = min(1 - ᾱ(t/T)/ᾱ((t-1)/T), max_beta), Nichol & Dhariwal eq. (17).
 
-    Input contract: ``T`` an integer ≥ 1; ``s`` a finite real ≥ 0; ``max_beta`` a finite real
-    in (0, 1] (0.999 as in the paper). Violations raise ``TypeError``/``ValueError`` naming
-    the parameter. Returns a float64 array of shape (T,) with entries in (0, max_beta].
+    Input contract: ``T`` an integer ≥ 1; ``s`` a real number in [0, 1e100]
+    (:data:`COSINE_S_MAX`; as s grows the betas tend to 1 - ((T-t)/(T-t+1))², and beyond 1e100
+    ᾱ would approach float64's underflow); ``max_beta`` a finite real in (0, 1] (0.999 as in
+    the paper). Violations raise ``TypeError``/``ValueError`` naming the parameter. Returns a
+    float64 array of shape (T,) with entries in (0, max_beta].
     """
     T = _check_num_steps(T)
     if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s < 0:
         raise ValueError(f"s (the cosine schedule offset) must be a finite number >= 0, got {s!r}")
+    if s > COSINE_S_MAX:
+        raise ValueError(f"s (the cosine schedule offset) must lie in [0, {COSINE_S_MAX:g}], "
+                         f"got {s!r}")
     max_beta = _check_unit_interval(max_beta, "max_beta")
     return betas_from_alpha_bar(lambda u: cosine_alpha_bar(u, float(s)), T, max_beta=max_beta)
 
@@ -460,19 +494,29 @@ class NoiseSchedule:
         """Every array as a torch tensor on ``device`` in ``dtype`` (default float64), cached.
 
         The conversion happens once per (device, dtype); kernels gather from these tensors and
-        never upload coefficients per call. Input contract: ``device`` anything
-        ``torch.device`` accepts (default CPU); ``dtype`` a floating ``torch.dtype`` (default
-        float64), else ``TypeError``. Values are rounded once from float64 to ``dtype``.
+        never upload coefficients per call. Input contract: ``device`` None (the CPU), a
+        ``torch.device``, a device string or index naming a device torch has ('cuda' needs
+        CUDA), else ``TypeError``/``ValueError`` naming ``device``; ``dtype`` a floating
+        ``torch.dtype`` (default float64), else ``TypeError``. Values are rounded once from
+        float64 to ``dtype``. The checks look at no tensor values (the sampling loop calls this
+        every step, also under CUDA-graph capture).
         """
         import torch
+
+        # validation imports this module: import its checker here, not at the top
+        from ddpm_math.diffusion.validation import check_device
 
         dtype = torch.float64 if dtype is None else dtype
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-        device = torch.device("cpu" if device is None else device)
+        if device is None:
+            device = torch.device("cpu")
+        elif not isinstance(device, torch.device):
+            device = check_device(device)
         key = (str(device), dtype)
         cached = self._torch_cache.get(key)
         if cached is None:
+            check_device(device)  # a torch.device of a kind this torch cannot use (no CUDA)
             tensors = {
                 name: torch.as_tensor(np.array(self._arrays[name]), dtype=torch.float64)
                 .to(device=device, dtype=dtype)

@@ -203,13 +203,17 @@ def discretized_gaussian_log_likelihood(
     the density times the width, exact within w²/8 for a standardised width w): in float64 the
     probabilities of the 256 values sum to 1 within 1e-10 for scales 1e-4..10 and means in
     [-3, 3]. It returns a finite value for all finite inputs whose log-probability, about
-    -((x - mean)/σ)²/2, is representable in the working dtype, i.e. |x - mean|/σ below about
-    2.6e19 (float32) or 1.9e154 (float64), and σ = e^log_scales above the smallest normal number
-    (log_scales > -87 in float32, > -708 in float64); beyond that the result is -inf (the log of
-    an underflowing probability) or NaN.
+    -((x - mean)/σ)²/2, is representable in the result dtype (below), i.e. |x - mean|/σ below
+    about 2.6e19 (float32, bfloat16) or 1.9e154 (float64), and σ = e^log_scales above the
+    smallest normal number (log_scales > -87 in float32, > -708 in float64); beyond that the
+    result is -inf (the log of an underflowing probability) or NaN.
 
-    Half-precision inputs are evaluated in float32 and the result is returned in their dtype:
-    float16 cannot hold the 1e-12 floor, and bfloat16 cannot tell neighbouring bins apart.
+    Result dtype: that of ``x`` and ``means`` (promoted). Half-precision inputs are evaluated in
+    float32 and the result is rounded once to their dtype: float16 cannot hold the 1e-12 floor,
+    and bfloat16 cannot tell neighbouring bins apart. float16's range ends at -65504, so a
+    float16 log p below that (|x - mean|/σ above about 360: x = -1, mean = 2, log_scales = -5
+    gives -99,000 in float32) is -inf, the correctly rounded value, as :func:`normal_kl`'s KL
+    above 65504 is inf; pass float32 tensors where such values must stay finite.
     """
     _check_decoder_inputs(x, means, log_scales)
     exact = check_flag(exact, "exact")

@@ -241,10 +241,17 @@ class GaussianDiffusion:
         if check_values:
             check_finite(x, x_name)
             check_finite(other, other_name)
-        return kernel(coefs, x, t, other)
+        result = kernel(coefs, x, t, other)
+        if check_values and not bool(torch.isfinite(result).all()):
+            raise ValueError(
+                f"{x_name} and {other_name} are too large for this conversion at these t: the "
+                f"result exceeds {x.dtype}'s largest value {torch.finfo(x.dtype).max:g} (x̂_0 "
+                f"divides by √ᾱ_t, up to 1/√ᾱ_T = {1 / self.schedule.sqrt_alpha_bar[-1]:.4g})")
+        return result
 
-    # The five conversions take two data tensors [B, ...] of one shape, finite (any range), and
-    # t: [B] indices in [0, T-1].
+    # The five conversions take two data tensors [B, ...] of one shape, finite, and t: [B]
+    # indices in [0, T-1]; with check_values, a result that overflows the dtype (finite inputs
+    # too large for it) raises rather than returning inf.
 
     def x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, *,
                     check_values: bool = True):
@@ -384,9 +391,13 @@ class GaussianDiffusion:
         (``sampler="ancestral"``) or :meth:`ddim_sample_loop` (``"ddim"``, with ``eta``) for the
         same x_T and generator, up to rounding.
 
-        ``shape``, ``clip_denoised`` as there; ``dtype``: the samples' floating dtype (default
+        ``model``, ``shape``, ``clip_denoised`` as there; ``sampler``: "ancestral" or "ddim";
+        ``eta``: DDIM's η in [0, 1] (ignored by "ancestral"); ``dtype``: the samples' floating
+        dtype (default
         torch's); ``device``: a CUDA device (any device with ``graph=False``, which runs the
-        same step eagerly); ``generator``: on ``device``, drawn from by every ``.sample``;
+        same step eagerly); ``graph``: capture the step in a CUDA graph (True) or run it
+        eagerly on any device (False); ``generator``: on ``device``, drawn from by every
+        ``.sample``;
         ``autocast_dtype``: e.g. torch.bfloat16 to run the model under autocast;
         ``compile``: :func:`torch.compile` the model first.
         """

@@ -93,6 +93,8 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0, *
     if isinstance(max_period, bool) or not isinstance(max_period, (int, float)) \
             or not max_period > 1:
         raise ValueError(f"max_period must be a number > 1, got {max_period!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     work = torch.float64 if dtype == torch.float64 else torch.float32
     half = dim // 2
     step = -math.log(max_period) / (half - 1)
@@ -107,6 +109,30 @@ def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of dtype {value.dtype} and shape {list(value.shape)}"
     return f"{type(value).__name__} {value!r}"
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (False for types it does not know: meta)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        return False
+
+
+def check_network_input(x: Any, weight: torch.Tensor) -> torch.Tensor:
+    """``x`` after checking it is a floating tensor with at least one example, on the device
+    of the network's ``weight`` and in its dtype (any floating dtype under autocast, which
+    casts it). Only metadata is read: the check runs inside CUDA-graph capture."""
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+        raise TypeError(f"x must be a floating-point tensor, got {_describe(x)}")
+    if x.device != weight.device:
+        raise ValueError(f"x must be on the network's device ({weight.device}), got {x.device}")
+    if x.dtype != weight.dtype and not _autocast_enabled(x.device.type):
+        raise TypeError(f"x must have the network's dtype {weight.dtype} (or run under "
+                        f"torch.autocast), got {x.dtype}; convert x or the network with .to()")
+    if x.ndim >= 1 and x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one example, got shape {list(x.shape)}")
+    return x
 
 
 def check_timesteps(t: Any, batch: int, device: torch.device) -> torch.Tensor:

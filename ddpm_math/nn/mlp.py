@@ -14,7 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ddpm_math.nn.configs import MLPConfig
-from ddpm_math.nn.layers import TimeEmbedding, check_timesteps, linear, timestep_embedding
+from ddpm_math.nn.layers import (
+    TimeEmbedding,
+    check_network_input,
+    check_timesteps,
+    linear,
+    timestep_embedding,
+)
 
 __all__ = ["MLPEpsModel"]
 
@@ -26,6 +32,9 @@ class MLPEpsModel(nn.Module):
     output Linear(SiLU(h)), zero-initialised, of width data_dim (2·data_dim with learn_sigma).
     temb is the time MLP (Linear → SiLU → Linear) of :func:`timestep_embedding` of ``t``, the
     0-based timestep indices, int [B] or a Python int (index t is the paper's step t+1).
+    ``x_t`` has B ≥ 1 examples and the network's dtype and device (any floating dtype under
+    ``torch.autocast``); else a ``TypeError``/``ValueError`` naming ``x`` or ``t``, from
+    metadata only (no tensor values are read: the checks run inside CUDA-graph capture).
     """
 
     def __init__(self, config: MLPConfig) -> None:
@@ -44,9 +53,7 @@ class MLPEpsModel(nn.Module):
 
     def check_input(self, x: Any, t: Any) -> torch.Tensor:
         """Raise unless ``x`` is [B, data_dim] floating point; return t as an int tensor [B]."""
-        if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
-            raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
-                            + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+        check_network_input(x, self.in_proj.weight)
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
             raise ValueError(f"x must have shape [B, data_dim] = [B, {self.config.data_dim}], "
                              f"got {list(x.shape)}")

@@ -27,6 +27,7 @@ from ddpm_math.nn.layers import (
     ResnetBlock,
     TimeEmbedding,
     Upsample,
+    check_network_input,
     check_timesteps,
     conv3x3,
     timestep_embedding,
@@ -72,7 +73,10 @@ class UNet(nn.Module):
 
     Called as ``model(x_t, t)`` with ``x_t`` of shape [B, C, H, W] and ``t`` the 0-based
     timestep indices, int [B] or a Python int (index t is the paper's step t+1; it is embedded
-    as given, as in the TF code). Which levels have attention is fixed at construction from
+    as given, as in the TF code). ``x_t`` has B ≥ 1 examples and the network's dtype and device
+    (any floating dtype under ``torch.autocast``); else a ``TypeError``/``ValueError`` naming
+    ``x`` or ``t``, from metadata only (no tensor values are read, so the checks run inside
+    CUDA-graph capture). Which levels have attention is fixed at construction from
     ``config.image_size``; any square input whose side is divisible by 2**(levels-1) runs.
     """
 
@@ -150,9 +154,7 @@ class UNet(nn.Module):
     def check_input(self, x: Any, t: Any) -> torch.Tensor:
         """Raise unless ``x`` is [B, in_channels, S, S] with 2**(levels-1) | S; return t as [B]."""
         cfg = self.config
-        if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
-            raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
-                            + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+        check_network_input(x, self.conv_in.weight)
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(f"x must have shape [B, C, H, W] with C = in_channels = "
                              f"{cfg.in_channels}, got {list(x.shape)}")

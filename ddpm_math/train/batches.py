@@ -11,6 +11,7 @@ batch B see together what one rank sees at batch N·B.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -24,6 +25,15 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` (a tensor or a list of numbers) as a CPU tensor; raise naming ``name``."""
+    try:
+        return torch.as_tensor(value).cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a tensor or a list of integers, got "
+                        f"{type(value).__name__}") from None
 
 
 class BatchIterator:
@@ -57,7 +67,9 @@ class BatchIterator:
                              f" exceeds the {data.shape[0]} examples of data")
         self.data = data
         self.generator = generator
-        self.hflip = bool(hflip) and data.ndim == 4
+        if not isinstance(hflip, bool):
+            raise TypeError(f"hflip must be True or False, got {hflip!r}")
+        self.hflip = hflip and data.ndim == 4
         self.epoch = 0
         self.position = 0
         self.permutation, self.flips = self._draw_epoch()
@@ -106,6 +118,8 @@ class BatchIterator:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output (lists are accepted for the tensors). Without a
         ``generator_state`` the generator is left as it is (the caller restores it)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
         missing = [key for key in _STATE_KEYS if key not in state]
         if missing:
             raise ValueError(f"state lacks {', '.join(missing)}")
@@ -114,15 +128,22 @@ class BatchIterator:
         position = _check_int(state["position"], "position", 0)
         if position > count:
             raise ValueError(f"position must lie in [0, {count}], got {position}")
-        permutation = torch.as_tensor(state["permutation"]).cpu()
+        permutation = _as_tensor(state["permutation"], "permutation")
         if (permutation.dtype != torch.int64 or permutation.shape != (count,)
                 or not torch.equal(permutation.sort().values, torch.arange(count))):
             raise ValueError(f"permutation must be an int64 permutation of 0..{count - 1}")
-        flips = torch.as_tensor(state["flips"]).cpu()
+        flips = _as_tensor(state["flips"], "flips")
         if flips.shape != (count,) or flips.dtype not in (torch.bool, torch.uint8, torch.int64):
             raise ValueError(f"flips must hold {count} booleans, got {flips.dtype} "
                              f"{list(flips.shape)}")
-        if state.get("generator_state") is not None:
-            self.generator.set_state(torch.as_tensor(state["generator_state"], dtype=torch.uint8))
+        generator_state = state.get("generator_state")
+        if generator_state is not None:
+            generator_state = _as_tensor(generator_state, "generator_state")
+            expected = self.generator.get_state()
+            if generator_state.dtype != torch.uint8 or generator_state.shape != expected.shape:
+                raise ValueError(f"generator_state must be a uint8 tensor {list(expected.shape)}"
+                                 f" from Generator.get_state(), got {generator_state.dtype} "
+                                 f"{list(generator_state.shape)}")
+            self.generator.set_state(generator_state)
         self.epoch, self.position = epoch, position
         self.permutation, self.flips = permutation.clone(), flips.bool()

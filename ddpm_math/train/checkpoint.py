@@ -284,7 +284,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
     ``model``, ``ema`` and ``extra`` are moved to ``map_location``; the optimizer's tensors stay
     on the CPU, where ``optimizer.load_state_dict`` moves them to each parameter's device itself.
     """
-    path = Path(path)
+    path = _check_path(path, "path")
     if not path.exists():
         raise CheckpointError(f"no checkpoint or run directory at {path}")
     if not path.is_dir():
@@ -304,7 +304,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: str | torch.device
 
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The newest complete, hash-verified step folder of a run directory, or None."""
-    for candidate in reversed(_step_dirs(Path(run_dir) / CHECKPOINTS_DIR)):
+    for candidate in reversed(_step_dirs(_check_path(run_dir, "run_dir") / CHECKPOINTS_DIR)):
         if _is_complete(candidate):
             return candidate
     return None
@@ -312,7 +312,15 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """The complete, hash-verified step folders of a run directory, oldest step first."""
-    return [p for p in _step_dirs(Path(run_dir) / CHECKPOINTS_DIR) if _is_complete(p)]
+    return [p for p in _step_dirs(_check_path(run_dir, "run_dir") / CHECKPOINTS_DIR)
+            if _is_complete(p)]
+
+
+def _check_path(path: object, name: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got "
+                        f"{type(path).__name__} {path!r}")
+    return Path(path)
 
 
 def _step_name(step: int) -> str:

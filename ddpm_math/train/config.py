@@ -58,13 +58,22 @@ class TrainConfig:
                      "keep_last"):
             _check_int(getattr(self, name), name, 1)
         _check_int(self.seed, "seed", 0)
+        for name in ("steps", "warmup", "batch_size", "grad_accum", "num_steps", "log_every",
+                     "checkpoint_every", "keep_last", "seed"):  # numpy ints → int (for JSON)
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("ema_warmup", "hflip", "bf16"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_spec(self.data)
+        _check_model(self.model)
         for name, low, high in (("lr", 0.0, 1.0), ("grad_clip", 0.0, float("inf")),
                                 ("ema_decay", 0.0, 1.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
                     low < value <= high or (name == "ema_decay" and value == 0.0)):
                 raise ValueError(f"{name} must lie in ({low}, {high}], got {value!r}")
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(
+                self.dropout, numbers.Real) or not 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         for name, allowed in (("schedule", SCHEDULES), ("timestep_sampler", TIMESTEP_SAMPLERS),
                               ("device", DEVICES)):
@@ -87,6 +96,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from :meth:`to_dict`'s output; unknown keys are an error."""
+        if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
+            raise TypeError(f"values must be a dict of training options (from to_dict()), got "
+                            f"{type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -95,8 +107,33 @@ class TrainConfig:
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (validated again)."""
+        """A copy with ``changes`` applied (validated again); an unknown option is an error."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(known))}")
         return dataclasses.replace(self, **changes)
+
+
+def _check_spec(spec: Any, name: str = "data") -> str:
+    """``spec`` after checking it is a non-empty string. Its form (digits, moons, gmm,
+    cifar10:DIR, images:DIR) is load_dataset's to check: a run given its own Dataset
+    (``run_training(..., dataset=)``) uses ``data`` as the data set's label."""
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"{name} must be a data spec string such as 'digits' or 'cifar10:DIR', "
+                        f"got {type(spec).__name__} {spec!r}")
+    return spec
+
+
+def _check_model(model: Any) -> str:
+    """``model`` after checking it is a non-empty string. Whether it names a network config
+    (ddpm_math.nn.CONFIGS) is build_network's to check: a run given its own network
+    (``run_training(..., network=)``) uses ``model`` as the network's label."""
+    if not isinstance(model, str) or not model:
+        raise TypeError(f"model must be a network config name such as 'cifar10', got "
+                        f"{type(model).__name__} {model!r}")
+    return model
 
 
 def _check_int(value: Any, name: str, minimum: int) -> None:
@@ -126,5 +163,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_for(data: str) -> dict[str, Any]:
-    """The preset of a data spec (``cifar10:DIR`` → the cifar10 preset); {} if none."""
+    """The preset of a data spec (``cifar10:DIR`` → the cifar10 preset); {} if none.
+
+    ``data``: a string (else ``TypeError`` naming it); an unknown name has no preset."""
+    if not isinstance(data, str):
+        raise TypeError(f"data must be a data spec string such as 'digits', got "
+                        f"{type(data).__name__} {data!r}")
     return dict(PRESETS.get(data.split(":", 1)[0], {}))

@@ -15,6 +15,7 @@ The minibatches a training loop draws from the training split come from
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -250,6 +251,13 @@ def load_dataset(spec: str = "digits", *, seed: int = 0, heldout_fraction: float
         raise DataError(f"unknown data spec {spec!r}; expected one of {', '.join(SPEC_FORMS)}")
     if heldout_fraction is not None and name == "cifar10":
         raise DataError("cifar10 holds out its test_batch; heldout_fraction does not apply")
+    if heldout_fraction is not None and (isinstance(heldout_fraction, bool) or not isinstance(
+            heldout_fraction, numbers.Real)):
+        raise TypeError(f"heldout_fraction must be a number in (0, 1) or None, got "
+                        f"{heldout_fraction!r}")
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(
+            image_size, numbers.Integral) or image_size < 1):
+        raise ValueError(f"image_size must be an integer >= 1 or None, got {image_size!r}")
     fraction = _DEFAULT_HELDOUT.get(name) if heldout_fraction is None else heldout_fraction
     if fraction is not None and not 0.0 < fraction < 1.0:
         raise ValueError(f"heldout_fraction must lie in (0, 1), got {heldout_fraction!r}")

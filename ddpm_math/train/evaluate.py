@@ -9,6 +9,8 @@ term L_0 and the sum of the KL terms reported apart.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ddpm_math.diffusion.gaussian_diffusion import GaussianDiffusion
+from ddpm_math.diffusion.validation import check_data, check_device, check_finite, check_flag
 
 __all__ = ["heldout_bound", "sample", "save_grid", "save_points"]
 
@@ -26,9 +29,16 @@ def heldout_bound(diffusion: GaussianDiffusion, model: Callable, x0: torch.Tenso
                   progress: bool = False) -> dict[str, float | list[float]]:
     """Mean over ``x0`` of the bound's terms in bits/dim: ``total``, ``prior`` (L_T),
     ``decoder`` (L_0), ``kl`` (Σ_{t>1} L_{t-1}), with their standard errors and the mean of each
-    term ``per_t`` (index t is the paper's step t+1)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    term ``per_t`` (index t is the paper's step t+1).
+
+    Input contract: ``diffusion`` a GaussianDiffusion; ``x0`` a floating tensor [N >= 1, ...]
+    (its values as :meth:`GaussianDiffusion.calc_bpd_loop` requires); ``batch_size`` an
+    integer >= 1; ``model``, ``generator``, ``progress`` as there. Otherwise a
+    ``TypeError``/``ValueError`` naming the parameter.
+    """
+    _check_diffusion(diffusion)
+    x0 = check_data(x0, "x0")
+    batch_size = _check_int(batch_size, "batch_size", 1)
     rows: dict[str, list[torch.Tensor]] = {"total": [], "prior": [], "decoder": [], "kl": [],
                                            "vb": []}
     chunks = torch.split(x0, batch_size)
@@ -49,6 +59,27 @@ def heldout_bound(diffusion: GaussianDiffusion, model: Callable, x0: torch.Tenso
     return result
 
 
+def _check_diffusion(diffusion) -> GaussianDiffusion:
+    if not isinstance(diffusion, GaussianDiffusion):
+        raise TypeError(f"diffusion must be a GaussianDiffusion, got {type(diffusion).__name__}")
+    return diffusion
+
+
+def _check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_path(path, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got "
+                        f"{type(path).__name__} {path!r}")
+    return Path(path)
+
+
 @torch.no_grad()
 def sample(diffusion: GaussianDiffusion, model: Callable, shape: tuple[int, ...], *,
            sampler: str = "ancestral", steps: int | None = None, seed: int = 0,
@@ -56,10 +87,23 @@ def sample(diffusion: GaussianDiffusion, model: Callable, shape: tuple[int, ...]
            clip_denoised: bool = True) -> torch.Tensor:
     """Draw ``shape[0]`` samples by ancestral sampling (Algorithm 2) or DDIM, on ``steps``
     evenly spaced steps of the model's T (all of them by default). ``clip_denoised`` clips
-    each x̂_0 to [-1, 1], right for images and wrong for data that extend beyond it."""
+    each x̂_0 to [-1, 1], right for images and wrong for data that extend beyond it.
+
+    Input contract: ``diffusion`` a GaussianDiffusion; ``sampler`` 'ancestral' or 'ddim';
+    ``steps`` None or an integer in [1, T]; ``seed`` an integer >= 0; ``device`` a device torch
+    has; ``progress`` and ``clip_denoised`` bools; ``model`` and ``shape`` as
+    :meth:`GaussianDiffusion.p_sample_loop` takes them. Otherwise a ``TypeError``/
+    ``ValueError`` naming the parameter.
+    """
+    _check_diffusion(diffusion)
     if sampler not in ("ancestral", "ddim"):
         raise ValueError(f"sampler must be 'ancestral' or 'ddim', got {sampler!r}")
     num_steps = diffusion.num_steps
+    if steps is not None:
+        steps = _check_int(steps, "steps", 1)
+    seed = _check_int(seed, "seed", 0)
+    device = check_device(device) or torch.device("cpu")
+    check_flag(progress, "progress")
     if steps is not None and not 1 <= steps <= num_steps:
         raise ValueError(f"steps must lie in [1, {num_steps}] (the model's T), got {steps}")
     if steps is not None and steps != num_steps:
@@ -80,11 +124,26 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 def save_grid(images: torch.Tensor, path: str | Path, *, nrow: int | None = None,
               scale: int | None = None, padding: int = 1) -> Path:
     """Write [-1, 1] images [N, C, H, W] as one PNG grid (``nrow`` per row, √N by default),
-    enlarged ``scale`` times by pixel repetition (so that 8×8 digits are visible)."""
+    enlarged ``scale`` times by pixel repetition (so that 8×8 digits are visible).
+
+    Input contract: ``images`` a finite floating tensor [N >= 1, 1 or 3, H, W] (values outside
+    [-1, 1] are clipped); ``nrow`` and ``scale`` None or integers >= 1; ``padding`` an integer
+    >= 0; ``path`` a str or os.PathLike whose extension is an image format PIL writes.
+    Otherwise a ``TypeError``/``ValueError`` naming the parameter.
+    """
     from PIL import Image
 
+    images = check_data(images, "images")
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must have shape [N, 1 or 3, H, W], got {tuple(images.shape)}")
+    check_finite(images, "images")
+    nrow = None if nrow is None else _check_int(nrow, "nrow", 1)
+    scale = None if scale is None else _check_int(scale, "scale", 1)
+    padding = _check_int(padding, "padding", 0)
+    path = _check_path(path)
+    Image.init()
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise ValueError(f"path must end in an image extension such as .png, got {str(path)!r}")
     pixels = to_uint8(images)
     count, height, width, channels = pixels.shape
     nrow = nrow or max(1, math.ceil(math.sqrt(count)))
@@ -97,14 +156,26 @@ def save_grid(images: torch.Tensor, path: str | Path, *, nrow: int | None = None
         left = padding + (index % nrow) * (width + padding)
         canvas[top:top + height, left:left + width] = pixels[index]
     canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
-    path = Path(path)
     Image.fromarray(canvas[..., 0] if channels == 1 else canvas).save(path)
     return path
 
 
 def save_points(points: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None
                 ) -> Path:
-    """Scatter plot of 2-D samples [N, 2] (beside held-out ``reference`` points) as a PNG."""
+    """Scatter plot of 2-D samples [N, 2] (beside held-out ``reference`` points) as a PNG.
+
+    Input contract: ``points`` (and ``reference`` unless None) a finite floating tensor
+    [N >= 1, 2]; ``path`` a str or os.PathLike. Otherwise a ``TypeError``/``ValueError``
+    naming the parameter.
+    """
+    for name, value in (("points", points), ("reference", reference)):
+        if value is None and name == "reference":
+            continue
+        check_data(value, name)
+        if value.ndim != 2 or value.shape[1] != 2:
+            raise ValueError(f"{name} must have shape [N, 2], got {tuple(value.shape)}")
+        check_finite(value, name)
+    path = _check_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,7 +187,6 @@ def save_points(points: torch.Tensor, path: str | Path, reference: torch.Tensor 
     ax.scatter(*points.detach().cpu().T.numpy(), s=3, alpha=0.6, label="samples")
     ax.set_aspect("equal")
     ax.legend(loc="upper right")
-    path = Path(path)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

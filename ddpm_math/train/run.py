@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ddpm_math.diffusion.gaussian_diffusion import GaussianDiffusion
 from ddpm_math.diffusion.resample import LossSecondMomentResampler, UniformSampler
+from ddpm_math.diffusion.validation import check_device
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.train import checkpoint as ckpt
 from ddpm_math.train.batches import BatchIterator
@@ -74,6 +75,9 @@ def build_network(config: TrainConfig, data_shape: tuple[int, ...]) -> nn.Module
     """The network ``config.model`` for data of shape ``data_shape`` (one example)."""
     from ddpm_math import nn as ddpm_nn
 
+    if config.model not in ddpm_nn.CONFIGS:
+        raise ValueError(f"model must name a network config, one of {sorted(ddpm_nn.CONFIGS)}"
+                         f", got {config.model!r} (or pass run_training(..., network=))")
     overrides: dict[str, Any] = {"learn_sigma": config.var_type in ("learned", "learned_range")}
     if config.dropout is not None:
         overrides["dropout"] = config.dropout
@@ -261,11 +265,35 @@ def _step_of(path: Path) -> int:
 
 
 def load_trained(path: str | Path, device: str | torch.device = "cpu"):
-    """(config, diffusion, EMA network in eval mode, data shape, step) of a checkpoint."""
+    """(config, diffusion, EMA network in eval mode, data shape, step) of a checkpoint.
+
+    ``path``: a run directory or step folder (str or os.PathLike); ``device``: a device torch
+    has. A missing, truncated, corrupted or inconsistent checkpoint (a config this version
+    rejects, no data shape, EMA weights that do not fit the configured network) raises
+    :class:`CheckpointError` (a ValueError) naming the file; a bad argument a
+    ``TypeError``/``ValueError`` naming it.
+    """
+    device = check_device(device) or torch.device("cpu")
     saved = ckpt.load_checkpoint(path)
-    config = TrainConfig.from_dict(saved.config)
-    data_shape = tuple(saved.meta["data_shape"])
-    network = build_network(config, data_shape)
-    network.load_state_dict(saved.ema)
+    where = saved.path / ckpt.STATE_FILE
+    try:
+        config = TrainConfig.from_dict(saved.config)
+    except (TypeError, ValueError) as error:
+        raise ckpt.CheckpointError(f"{where}: invalid training config ({error})") from None
+    data_shape = saved.meta.get("data_shape")
+    if not isinstance(data_shape, list) or not data_shape or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 1
+            for size in data_shape):
+        raise ckpt.CheckpointError(f"{where}: meta.data_shape must be a list of sizes >= 1, "
+                                   f"got {data_shape!r}")
+    data_shape = tuple(data_shape)
+    try:
+        network = build_network(config, data_shape)
+        network.load_state_dict(saved.ema)
+    except (RuntimeError, TypeError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ckpt.CheckpointError(f"{where}: the EMA weights do not fit the configured network "
+                                   f"{config.model!r} for data {list(data_shape)} "
+                                   f"({first_line})") from None
     network.to(device).eval()
     return config, build_diffusion(config), network, data_shape, saved.step
