@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ddpm_math import GaussianDiffusion, NoiseSchedule
+from ddpm_math.testing.cuda import sync_debug_mode
 
 READS = ["__bool__", "item", "tolist", "__int__", "__float__", "numpy", "cpu", "__index__"]
 
@@ -77,11 +78,7 @@ def test_cuda_loop_has_no_synchronising_calls_after_the_first_step():
     diffusion = GaussianDiffusion(NoiseSchedule.linear(20))
     x_T = torch.randn(4, 3, 8, 8, device="cuda")
     diffusion.p_sample_loop(eps_model, x_T.shape, noise=x_T)  # warm-up: caches, first checks
-    torch.cuda.set_sync_debug_mode("warn")
-    try:
-        with pytest.warns(UserWarning) as record:
-            diffusion.p_sample_loop(eps_model, x_T.shape, noise=x_T)
-    finally:
-        torch.cuda.set_sync_debug_mode(0)
+    with sync_debug_mode("warn"), pytest.warns(UserWarning) as record:
+        diffusion.p_sample_loop(eps_model, x_T.shape, noise=x_T)
     # the first step's finiteness check and the final one: two, whatever T is
     assert len(record) <= 2

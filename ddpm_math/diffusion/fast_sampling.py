@@ -145,6 +145,18 @@ def _draw(buf: torch.Tensor, row, var_out: torch.Tensor | None, generator) -> to
     return buf
 
 
+def _timesteps(model_steps: Sequence[int], batch: int, device: torch.device):
+    """``index -> t``, a [B] int64 tensor of ``model_steps[index]``. On the CPU every row is
+    made once, before the loop (no per-step op); elsewhere one buffer is refilled each step (a
+    fill with a host scalar is a kernel launch, where copying rows from the host would be a
+    synchronisation)."""
+    if device.type == "cpu":
+        rows = torch.tensor(list(model_steps), dtype=torch.int64)[:, None]
+        return rows.expand(len(rows), batch).contiguous().unbind(0).__getitem__
+    t = torch.empty(batch, dtype=torch.int64, device=device)
+    return lambda index: t.fill_(model_steps[index])
+
+
 def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int],
               last_step: LastStep, *, learned: bool, clip: bool, noisy: bool,
               learned_noise: bool, generator, progress: bool, return_trajectory: bool):
@@ -153,14 +165,12 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
     output if ``learned_noise``); checks the first model output and x_T, then x_0, for NaN/inf."""
     check_generator(generator, x_T.device if noisy else None)
     x, trajectory = x_T, ([x_T] if return_trajectory else None)
-    # every step's t as its own [B] row of one tensor: no per-step op to fill it
-    t_rows = torch.tensor(list(model_steps), dtype=torch.int64, device=x.device)
-    t_rows = t_rows[:, None].expand(len(table), x.shape[0]).contiguous().unbind(0)
+    timestep = _timesteps(model_steps, x.shape[0], x.device)
     buffers = [torch.empty_like(x, memory_format=torch.contiguous_format) for _ in range(3)]
     scratch = buffers.pop()
     with torch.no_grad():
         for index in _reverse_indices(len(table), progress):  # t = T-1, ..., 0
-            output = model(x, t_rows[index])
+            output = model(x, timestep(index))
             if index == len(table) - 1:  # first step: C (2C) channels, finite output and x_T
                 check_model_output(output, x, learned, x_t_name="noise (x_T)")
             if index == 0:
@@ -205,7 +215,8 @@ def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor
     """x_0 from x_T by DDPM Algorithm 2 (eq. 11 fused); the samples of
     :func:`sampling.ancestral_loop` for the same generator. ``model`` is called as
     ``model(x_t, t)`` with t = ``model_steps[index]`` (the original steps of a respaced
-    schedule; default the index), a [B] int64 tensor (one per step, made before the loop).
+    schedule; default the index), a [B] int64 tensor (on a GPU one buffer refilled each step:
+    do not keep it).
     The last step (index 0, no noise: x_0 = μ_θ(x_1, 1)) is the kernels' own."""
 
     table = step_table(schedule, mean_type, var_type)

@@ -25,6 +25,7 @@ import pytest
 import torch
 
 from ddpm_math import GaussianDiffusion, MeanType, VarType
+from ddpm_math.testing.cuda import sync_debug_mode
 from verification.diffusion.test_fast_loop import (
     OPTIONS,
     RESPACING,
@@ -232,13 +233,10 @@ def test_no_synchronisation_in_the_graph_loop():
     sampler = diffusion.graph_sampler(model, SHAPE, dtype=torch.float32,
                                       generator=torch.Generator("cuda").manual_seed(3))
     torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
+    with sync_debug_mode("error"):
         x0 = sampler.sample(x_T, check_finite=False)
-        with pytest.raises(RuntimeError, match="synchroniz"):  # the check can fail
-            diffusion.p_sample_loop(model, SHAPE, noise=x_T)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+        with pytest.raises(RuntimeError, match="synchroniz"):  # the check can fail: the eager
+            diffusion.p_sample_loop(model, SHAPE, noise=x_T)  # loop reads its first output
     assert bool(torch.isfinite(x0).all())
 
 
