@@ -46,8 +46,10 @@ _NUMERIC_TOL = sp.Float("1e-20", 30)
 class Step:
     """One line of a derivation: an expression, or a Gaussian (``mean``, ``variance``).
 
-    ``label`` says where it stands (e.g. "seed 002, eq. (4)"), ``written`` how the source wrote
-    it, ``reason`` the source's justification, ``correction`` what it should say when it fails.
+    ``label`` says where it stands (e.g. "seed 002, eq. (4)"), ``line`` the source line,
+    ``written`` how the source wrote it, ``reason`` the source's own justification (its words
+    only), ``remark`` the auditor's, ``correction`` what it should say when it fails, ``slip``
+    a notation slip (the line holds in its intended meaning, not as its symbols read).
     """
 
     label: str
@@ -56,6 +58,9 @@ class Step:
     written: str = ""
     reason: str = ""
     correction: str = ""
+    line: str = ""
+    remark: str = ""
+    slip: str = ""
 
 
 @dataclass(frozen=True)

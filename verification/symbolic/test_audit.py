@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
+from ddpm_math.symbolic.claim_audit import Verdict
 from ddpm_math.symbolic.equality_audit import Step, audit_chain, compare, gaussian_of
 from verification.symbolic import seed_chains
 
@@ -29,31 +30,44 @@ def verdicts(report):
 
 EXPECTED = {
     "seed 002: q(x_t|x_0), eqs. (1)-(8)": {
-        "002 (1)-(2)": (None, True), "002 (3)": (True, True), "002 (4)": (True, True),
-        "002 (5)": (True, True), "002 (6)": (False, False), "002 (7)": (False, True),
-        "002 (8)": (True, True)},
+        "002 (1)": (None, True), "002 (2)": (True, True), "002 (3)": (True, True),
+        "002 (4)": (True, True), "002 (5)": (True, True), "002 (6)": (False, False),
+        "002 (7)": (False, True), "002 (8)": (True, True)},
     "seed 002: the breakdown of steps 3 and 4": {
         "002 3-4 a": (None, True), "002 3-4 b": (True, True), "002 3-4 c": (True, True),
-        "002 3-4 d": (True, True), "002 3-4 e": (True, True), "002 3-4 f": (True, True)},
+        "002 3-4 d": (True, True), "002 3-4 e": (True, True), "002 3-4 f": (True, True),
+        "002 3-4 g": (True, True)},
     "seed 002: the variance of the merged noise": {
         "002 var a": (None, True), "002 var b": (True, True), "002 var c": (True, True)},
     "seed 002: μ̃_t in terms of ε (eq. 7 → eq. 11)": {
         **{f"002 μ̃ {k}": (k > 0 or None, True) for k in range(7)},
-        "002 μ̃ 0": (None, True),
         "002 μ̃ 7": (False, False), "002 μ̃ 8": (False, False), "002 μ̃ 9": (False, False),
         "002 μ̃ 10": (False, True), "002 μ̃ 11": (True, True)},
     "seed 002: L_t in terms of ε (eqs. 8, 12)": {
-        "002 L_t 0": (None, False), "002 L_t 1": (True, False)},
+        "002 L_t 0": (None, False), "002 L_t 1": (True, False), "002 L_t 2": (True, False)},
     "seed 002: the bound L and its decomposition (eq. 5), T = 3": {
-        "002 bound a": (None, False), "002 ELBO 0": (False, True),
+        "002 bound a": (None, False), "002 bound b": (False, True), "002 ELBO 0": (True, True),
         "002 ELBO 1": (False, False), "002 ELBO 2": (False, True), "002 ELBO 3": (True, True),
         "002 ELBO 4": (False, False), "002 ELBO 5": (False, False),
         "002 ELBO 6": (False, False), "002 ELBO 7": (False, False),
-        "002 ELBO 8": (False, True), "002 ELBO 9": (True, True),
-        "002 ELBO 10": (False, False)},
-    "seed 003: the cosine schedule's ᾱ_t (u = t/T)": {"003 cosine ᾱ": (None, False)},
-    "seed 003: β_t from the cosine ᾱ_t": {"003 cosine β": (None, True)},
-    "seed 000/003: the discrete KL written as -Σ P log(Q/P)": {"000 KL": (None, True)},
+        "002 ELBO 8": (False, True), "002 ELBO 9": (False, False),
+        "002 ELBO 10": (True, False), "002 ELBO 11": (False, False)},
+}
+
+#: The readable verdict of every chain row (line → verdict), derived from the two comparisons.
+V = Verdict
+EXPECTED_ROWS = {
+    "41": V.HOLDS, "43": V.SLIP, "45": V.HOLDS, "47": V.HOLDS, "49": V.HOLDS, "51": V.ERROR,
+    "53": V.NOT_FOLLOWING, "55": V.HOLDS,
+    **{f"60 r{k}": V.HOLDS for k in range(1, 5)}, "82": V.HOLDS, "84": V.HOLDS, "86": V.HOLDS,
+    "78": V.HOLDS, "79": V.HOLDS, "80": V.HOLDS,
+    "108": V.ERROR, "110": V.NOT_FOLLOWING, "114 r0": V.HOLDS, "114 r1": V.ERROR,
+    "114 r2": V.NOT_FOLLOWING, "114 r3": V.HOLDS, "114 r4": V.ERROR, "114 r5": V.ERROR,
+    "114 r6": V.ERROR, "114 r7": V.ERROR, "114 r8": V.NOT_FOLLOWING, "114 r9": V.ERROR,
+    "114 r10": V.SLIP, "114 r11": V.ERROR,
+    **{f"126 r{k}": V.HOLDS for k in range(7)}, "126 r7": V.ERROR, "126 r8": V.ERROR,
+    "126 r9": V.ERROR, "126 r10": V.NOT_FOLLOWING, "126 r11": V.HOLDS,
+    "139": V.ERROR, "141": V.CARRIED, "143": V.CARRIED,
 }
 
 
@@ -64,6 +78,26 @@ def test_every_chain_is_pinned(reports):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_verdicts_of_the_notes(reports, name):
     assert verdicts(reports[name]) == EXPECTED[name]
+
+
+def test_readable_verdicts_of_the_chain_rows():
+    rows = [row for _, section in seed_chains.chain_sections() for row in section]
+    assert {row.line: row.verdict for row in rows} == EXPECTED_ROWS
+    assert len(rows) == len(EXPECTED_ROWS)  # no line transcribed twice
+
+
+def test_no_chain_relates_p_xT_given_x0_to_p_xT():
+    """p_θ(x_T|x_0) ≠ p(x_T) under the model, so the context must not identify them (the
+    verdict on 114 r9 used to rest on that substitution)."""
+    olds = {str(old) for old, _ in seed_chains.ELBO_CONTEXT}
+    assert "lpT_given_x0" not in olds
+
+
+def test_counterexamples_use_the_notes_symbols():
+    rows = [row for _, section in seed_chains.chain_sections() for row in section]
+    text = " ".join(row.counterexample for row in rows)
+    for internal in ("alpha_", "abp", "lpost", "lm_", "eps_theta", "sigma2"):
+        assert internal not in text
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -85,14 +119,8 @@ def test_every_failing_step_carries_a_correction(reports):
                 assert v.step.correction, v.step.label
 
 
-def test_gibbs_inequality_is_not_strict():
-    """Seed 003's D_KL(P‖Q) > 0 fails at P = Q, where the divergence is exactly 0."""
-    assert seed_chains.gibbs_strict_counterexample() == 0
-
-
-def test_committed_errata_table_is_what_the_audit_produces(capsys):
-    seed_chains.main()
-    assert ERRATA.read_text(encoding="utf-8") == capsys.readouterr().out, (
+def test_committed_errata_table_is_what_the_audit_produces():
+    assert ERRATA.read_text(encoding="utf-8") == seed_chains.render(), (
         "verification/errata.md is stale: python -m verification.symbolic.seed_chains "
         "> verification/errata.md")
 
