@@ -160,6 +160,26 @@ def _bench_parser(sub) -> None:
     s.set_defaults(handler=_cmd_bench_sample)
 
 
+def _verify_parser(sub) -> None:
+    p = sub.add_parser("verify", help="run the verification and write a report (Markdown, "
+                                      "HTML, figures)",
+                       description="Derive the closed forms in sympy, measure every kernel "
+                                   "against its mpmath oracle in float64/float32/bfloat16, run "
+                                   "the Monte-Carlo tests, reproduce the papers' numbers, audit "
+                                   "the source notes and (without --quick) run pytest "
+                                   "verification/; write DIR/report.md and DIR/report.html with "
+                                   "the PNG figures beside them. Exit status 1 when anything "
+                                   "fails.")
+    p.add_argument("--out", default="verification-report",
+                   help="folder for the report (default: verification-report)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer Monte-Carlo draws and no pytest run (under a minute)")
+    p.add_argument("--checkpoint", help="a run directory or checkpoint: add the per-t terms "
+                                        "of its bound and a grid of its samples")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_cmd_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Train, sample and evaluate DDPMs "
                                      "with ddpm_math's verified engine.")
@@ -168,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sample_parser(sub)
     _bpd_parser(sub)
     _bench_parser(sub)
+    _verify_parser(sub)
     return parser
 
 
@@ -316,10 +337,38 @@ def _cmd_bench_sample(args) -> int:
     if args.profile:
         print()
         print(profile(args.model, args.sampler, args.steps, args.device, batch=args.batch,
-                      bf16=args.bf16, threads=args.threads))
+                      bf16=args.bf16, threads=args.threads, timed=result))
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1))
     return 0
+
+
+# -- verify -----------------------------------------------------------------------------------
+
+def _cmd_verify(args) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a folder")
+    if not out.parent.resolve().exists():
+        raise UsageError(f"--out: folder {out.parent} does not exist")
+    if args.checkpoint is not None and not Path(args.checkpoint).exists():
+        raise UsageError(f"--checkpoint: {args.checkpoint} does not exist")
+    import matplotlib  # noqa: F401 - the figures need it; a missing one is a one-line error
+
+    from ddpm_math.report import build_report, terminal_table
+
+    def progress(label: str) -> None:
+        if not args.no_progress:
+            print(f"{PROG} verify: {label} ...", file=sys.stderr)
+
+    report = build_report(out, quick=args.quick, checkpoint=args.checkpoint, progress=progress)
+    print(terminal_table(report))
+    for line in report.failures:
+        print(f"FAILED  {line}")
+    verdict = "everything holds" if report.ok else f"{len(report.failures)} failure(s)"
+    print(f"{verdict} ({report.seconds:.0f} s); report: {out / 'report.html'} "
+          f"(and report.md)")
+    return 0 if report.ok else 1
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -279,10 +279,13 @@ def format_table(result: Result) -> str:
 
 def profile(model: str = "tiny", sampler: str = "ancestral", steps: int | None = None,
             device: str = "cpu", *, batch: int | None = None, bf16: bool = False,
-            threads: int | None = None, row_limit: int = 12) -> str:
+            threads: int | None = None, row_limit: int = 12,
+            timed: Result | None = None) -> str:
     """Our loop under torch.profiler: the top ops by self time, and the model's share of the
     loop (the model wrapped in ``record_function("model")``; everything else is the update,
-    the noise and the loop's own Python)."""
+    the noise and the loop's own Python). With ``timed`` (a :func:`measure` result of the same
+    loop) the share is also given as bare/ours from those timings, the figure that holds on a
+    GPU, where host time is launch time."""
     from torch.profiler import ProfilerActivity, record_function
     from torch.profiler import profile as torch_profile
 
@@ -309,8 +312,7 @@ def profile(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda"
                                                else [])
         with torch_profile(activities=activities) as prof:
-            timed = _synchronised(lambda: run(labelled, bench.shape, noise=x_T), dev)
-            wall = timed()
+            wall = _synchronised(lambda: run(labelled, bench.shape, noise=x_T), dev)()
     finally:
         torch.set_num_threads(previous_threads)
     averages = prof.key_averages()
@@ -321,6 +323,11 @@ def profile(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
               f"{dev.type}; wall {wall:.4f} s ({1e6 * wall / steps:.1f} µs/step)\n"
               f"model (record_function 'model', host time): {100 * share:.1f}% of the loop; "
               f"the update, noise and loop: {100 * (1 - share):.1f}%\n")
+    ours = [row for row in (timed.rows if timed else []) if row.loop == "ours"]
+    if ours:
+        header += (f"from the timings above (bare/ours): the model {100 / ours[0].ratio:.1f}% "
+                   f"of a step, the update, noise and loop {100 * (1 - 1 / ours[0].ratio):.1f}%"
+                   f"\n")
     with contextlib.suppress(Exception):  # the table's columns vary across torch versions
         return header + averages.table(sort_by=sort_by, row_limit=row_limit)
     return header
