@@ -143,6 +143,28 @@ def test_repeated_samples_draw_on_from_the_generator():
     assert_same_samples(second, expected[1], torch.float64)
 
 
+def test_autocast_runs_the_model_in_bfloat16_and_the_update_in_float32():
+    """autocast_dtype (the eager step on the CPU): the model sees bf16 inside autocast, the
+    samples stay float32 and differ from the float32 loop's by bf16 rounding only."""
+    diffusion, model, x_T = setup(MeanType.EPS, VarType.FIXED_SMALL, False, torch.float32)
+    net = torch.nn.Conv2d(3, 3, 3, padding=1)
+    seen = []
+
+    def bf16_model(x, t):
+        features = net(x)
+        seen.append(features.dtype)  # the convolution's output dtype (bf16 under autocast)
+        return features * 0.1 + model(x, t)
+
+    samples = [diffusion.graph_sampler(bf16_model, SHAPE, device="cpu", graph=False,
+                                       generator=torch.Generator().manual_seed(2),
+                                       autocast_dtype=dtype).sample(x_T)
+               for dtype in (None, torch.bfloat16)]
+    assert torch.bfloat16 in seen and torch.float32 in seen
+    assert all(sample.dtype == torch.float32 for sample in samples)
+    difference = float((samples[0] - samples[1]).abs().max())
+    assert 0.0 < difference < 0.05 * float(samples[0].abs().max())
+
+
 # -- the contract ---------------------------------------------------------------------------
 
 
