@@ -63,21 +63,6 @@ BF16_AUTOCAST = "bf16-autocast"
 # -- shared helpers (bench_train imports these) ------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def smoke_one_thread(default_torch_threads, benchmark):
-    """One torch thread when timing is disabled (the CI smoke run); timed runs keep torch's
-    default. On the shared 2-core machine, under load from other processes, two threads'
-    barriers made the small-tensor work here up to 70 times slower (calc_bpd_loop on the
-    digits8 net: 0.2 s quiet, 15.7 s in one smoke run), which no smoke budget absorbs."""
-    if benchmark.enabled:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def grid(precisions, batches=BATCHES):
     """pytest params (device, precision, batch) over DEVICE_PARAMS; bf16 autocast on CUDA only."""
     params = []

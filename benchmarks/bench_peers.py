@@ -48,15 +48,6 @@ IMPLS = ["bare", "ours", "diffusers"]
 
 
 @pytest.fixture
-def one_thread():
-    """One intra-op thread, as the issue measures (after the conftest fixture set the default)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield 1
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture
 def full_float32_convolutions(device):
     """TF32 off for cuDNN convolutions on CUDA while the loops are compared (module docstring)."""
     previous = torch.backends.cudnn.allow_tf32

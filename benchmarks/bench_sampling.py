@@ -113,15 +113,6 @@ TINY_SHAPE = (16, 3, 8, 8)
 T_CHECK = 20  # the equivalence check of each loop against the kernel loop, on a short schedule
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread, as the issue measures (after the conftest fixture set the default)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield 1
-    torch.set_num_threads(previous)
-
-
 def engine_loop(diffusion, model, x_T, sampler, impl, generator):
     """The facade's fast loop, or the kernel composition it replaced (sampling.py)."""
     if impl == "fast":

@@ -38,7 +38,6 @@ from benchmarks.bench_kernels import (
     Recorder,
     images,
     record_throughput,
-    smoke_one_thread,  # noqa: F401  (the autouse fixture, for this module too)
     timed,
     to_numpy,
 )
