@@ -189,6 +189,7 @@ def test_bench_sample_prints_the_loop_against_bare_calls(tmp_path, capsys):
     assert set(rows) == {"bare", "ours", "floor"}  # hand-written runs at T = 1000 only
     assert report["steps"] == 30 and report["threads"] == 1
     assert rows["bare"]["ratio"] == 1.0 and len(rows["ours"]["seconds"]) == 2
+    assert rows["bare"]["overhead_us"] is None and "NaN" not in out.read_text()
     # loop/bare is the ratio of the best times, and the overhead per step their difference
     best = {name: min(row["seconds"]) for name, row in rows.items()}
     assert rows["ours"]["ratio"] == pytest.approx(best["ours"] / best["bare"])

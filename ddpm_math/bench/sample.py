@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import platform
 import statistics
 import time
@@ -91,6 +92,8 @@ class Result:
         out = asdict(self)
         for row, raw in zip(self.rows, out["rows"], strict=True):
             raw.update(best=row.best, median=row.median, us_per_step=row.us_per_step)
+            if math.isnan(row.overhead_us):  # strict JSON has no NaN
+                raw["overhead_us"] = None
         return out
 
 
@@ -238,7 +241,8 @@ def _measure(model_name, sampler, steps, dev, batch, bf16, peers, rounds, progre
         row = Row(name, values, steps, baseline)
         base = min(seconds[baseline])
         row.ratio = row.best / base
-        row.overhead_us = 1e6 * (row.best - base) / steps
+        if not name.startswith("bare"):  # a baseline has no per-step overhead of its own
+            row.overhead_us = 1e6 * (row.best - base) / steps
         result.rows.append(row)
     if peers and "diffusers" not in runs:
         result.notes.append("diffusers: compared at the full T = 1000 ancestral steps only "
@@ -250,6 +254,10 @@ def _device_name(dev: torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return platform.processor() or platform.machine()
+
+
+def _or_dash(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1f}"
 
 
 def format_table(result: Result) -> str:
@@ -270,7 +278,7 @@ def format_table(result: Result) -> str:
     for row in result.rows:
         ratio = f"{row.ratio:.3f}" + ("*" if row.baseline != "bare" else " ")
         lines.append(f"{row.loop:<20}{row.best:>9.4f} ({row.median:.4f}){row.us_per_step:>11.1f}"
-                     f"{ratio:>11}{row.overhead_us:>18.1f}")
+                     f"{ratio:>11}{_or_dash(row.overhead_us):>18}")
     if any(row.baseline != "bare" for row in result.rows):
         lines.append("* against the bare model calls replayed from a CUDA graph")
     lines.extend(result.notes)
