@@ -3,6 +3,7 @@
     ddpm-math train [--data digits] [--config NAME] [--steps N] [--out DIR] [--resume]
     ddpm-math sample --checkpoint DIR [--n 16] [--sampler ancestral|ddim] [--steps K] --out grid.png
     ddpm-math bpd --checkpoint DIR [--n N]
+    ddpm-math verify [--out DIR] [--quick] [--checkpoint DIR]
     ddpm-math bench sample [--model tiny|cifar10] [--sampler ancestral|ddim] [--steps N]
                            [--device cpu|cuda] [--peers] [--profile]
 

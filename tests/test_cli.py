@@ -87,7 +87,7 @@ def test_resume_rejects_a_changed_option(run_dir, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["bpd"], ["bench"],
-                                     ["bench", "sample"]])
+                                     ["bench", "sample"], ["verify"]])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*command, "--help"])
