@@ -32,14 +32,16 @@ SHAPE = (2, 3, 4, 4)
 SAMPLERS = {"ancestral": None, "ddim_eta0": 0.0, "ddim_eta1": 1.0}
 
 
-def make_model(learned: bool, dtype: torch.dtype):
+def make_model(learned: bool, dtype: torch.dtype, device="cpu"):
     """A small conv whose output depends on t (scaled by 1 + t/8, plus sin(0.7 t)), with a
-    2C-channel output for learned variances, the variance block tanh-bounded to [-1, 1]."""
+    2C-channel output for learned variances, the variance block tanh-bounded to [-1, 1];
+    the weights drawn on the CPU (the same on every device), then moved to ``device``."""
     generator = torch.Generator().manual_seed(3)
     channels = SHAPE[1]
     out_channels = 2 * channels if learned else channels
     weight = 0.3 * torch.randn(out_channels, channels, 3, 3, generator=generator, dtype=dtype)
     bias = 0.1 * torch.randn(out_channels, generator=generator, dtype=dtype)
+    weight, bias = weight.to(device), bias.to(device)
 
     def model(x_t, t):
         time = t.to(x_t.dtype).reshape(-1, 1, 1, 1)

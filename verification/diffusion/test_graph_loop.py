@@ -44,30 +44,9 @@ def setup(mean_type, var_type, respaced, dtype, device="cpu"):
     diffusion = GaussianDiffusion(SCHEDULE, mean_type, var_type)
     if respaced:
         diffusion = diffusion.respaced(RESPACING)
-    model = make_model(diffusion.var_type.learned, dtype)
-    if device != "cpu":
-        model = _on_device(model, device)
+    model = make_model(diffusion.var_type.learned, dtype, device)
     x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1), dtype=dtype).to(device)
     return diffusion, model, x_T
-
-
-def _on_device(model, device):
-    """make_model's closure over CPU weights, moved: rebuild the weights on ``device``."""
-    cells = {name: cell.cell_contents for name, cell in
-             zip(model.__code__.co_freevars, model.__closure__, strict=True)}
-    weight, bias = cells["weight"].to(device), cells["bias"].to(device)
-    learned = cells["learned"]
-
-    def on_device(x_t, t):
-        time = t.to(x_t.dtype).reshape(-1, 1, 1, 1)
-        output = torch.nn.functional.conv2d(x_t, weight, bias, padding=1) * (1 + time / 8)
-        output = output + torch.sin(0.7 * time)
-        if not learned:
-            return output
-        mean_block, var_block = output.chunk(2, dim=1)
-        return torch.cat([mean_block, torch.tanh(var_block)], dim=1)
-
-    return on_device
 
 
 def facade_loop(diffusion, model, x_T, eta, clip_denoised, seed):
