@@ -25,6 +25,7 @@ from ddpm_math import (
     rescale_zero_terminal_snr,
     sqrt_linear_betas,
 )
+from ddpm_math.reference.schedule import step_tables
 from ddpm_math.testing.strategies import beta_arrays, schedules
 from ddpm_math.testing.tolerances import TOLERANCES, assert_close
 
@@ -83,11 +84,11 @@ def test_wrong_beta_tilde_is_rejected_by_the_mpmath_check():
     """β̃ with ᾱ_t in place of ᾱ_{t-1} (a common slip) fails the comparison above."""
     betas = linear_betas(20)
     expected = mp_schedule_arrays(betas)["beta_tilde"]
-    schedule = NoiseSchedule(betas)
-    wrong = schedule.one_minus_alpha_bar / schedule.one_minus_alpha_bar * schedule.beta
+    tables = step_tables(betas)  # the wrong formulas are built from β, not the schedule object
+    wrong = tables.one_minus_alpha_bar / tables.one_minus_alpha_bar * tables.beta
     with pytest.raises(AssertionError):
         assert_close(wrong, expected, MP.scaled(20))
-    wrong_coef = np.sqrt(schedule.alpha_bar) * schedule.beta / schedule.one_minus_alpha_bar
+    wrong_coef = np.sqrt(tables.alpha_bar) * tables.beta / tables.one_minus_alpha_bar
     with pytest.raises(AssertionError):
         assert_close(wrong_coef, mp_schedule_arrays(betas)["mu_tilde_coef_x0"], MP.scaled(20))
 

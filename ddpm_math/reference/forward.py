@@ -1,13 +1,15 @@
 """The forward marginal q(x_t | x_0) of DDPM eq. (4), numpy float64 transcription.
 
 Timesteps ``t`` are 0-based int64 arrays of shape [B]: index t is the paper's step t+1. The
-per-step coefficients are read from the schedule's arrays and broadcast over x's trailing dims.
+per-step coefficients are formed from ``schedule.beta`` alone (:mod:`.schedule`), never read from
+the schedule's derived arrays, and broadcast over x's trailing dims.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ddpm_math.reference.schedule import step_tables
 from ddpm_math.schedules import NoiseSchedule
 
 __all__ = ["gather", "q_mean_variance", "q_sample"]
@@ -24,8 +26,9 @@ def q_mean_variance(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean √ᾱ_t x_0, variance 1 - ᾱ_t and log-variance of q(x_t | x_0), DDPM eq. (4)."""
     x0 = np.asarray(x0, dtype=np.float64)
-    mean = gather(schedule.sqrt_alpha_bar, t, x0.ndim) * x0
-    variance = np.broadcast_to(gather(schedule.one_minus_alpha_bar, t, x0.ndim), x0.shape)
+    tables = step_tables(schedule)
+    mean = gather(np.sqrt(tables.alpha_bar), t, x0.ndim) * x0
+    variance = np.broadcast_to(gather(tables.one_minus_alpha_bar, t, x0.ndim), x0.shape)
     return mean, variance, np.log(variance)
 
 
@@ -34,6 +37,7 @@ def q_sample(
 ) -> np.ndarray:
     """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, DDPM eq. (4) reparameterised (as in Algorithm 1)."""
     x0 = np.asarray(x0, dtype=np.float64)
-    sqrt_alpha_bar = gather(schedule.sqrt_alpha_bar, t, x0.ndim)
-    sqrt_one_minus_alpha_bar = gather(schedule.sqrt_one_minus_alpha_bar, t, x0.ndim)
+    tables = step_tables(schedule)
+    sqrt_alpha_bar = gather(np.sqrt(tables.alpha_bar), t, x0.ndim)
+    sqrt_one_minus_alpha_bar = gather(np.sqrt(tables.one_minus_alpha_bar), t, x0.ndim)
     return sqrt_alpha_bar * x0 + sqrt_one_minus_alpha_bar * np.asarray(noise, dtype=np.float64)

@@ -3,8 +3,9 @@
 This is the one module that turns symbolic results into numbers. Each oracle mirrors the
 signature of the float64 kernel of the same name in :mod:`ddpm_math.reference` and returns
 float64 arrays (the 50-digit value rounded once). Per-step quantities come from the schedule's
-float64 β, converted to mpf exactly: √α_t = √(1-β_t), and √ᾱ_t by iterating the derived
-induction step of eq. (4) (:func:`ddpm_math.symbolic.forward.q_mean_variance_step`).
+float64 β alone (no other attribute of ``schedule`` is read), converted to mpf exactly:
+√α_t = √(1-β_t), and √ᾱ_t by iterating the derived induction step of eq. (4)
+(:func:`ddpm_math.symbolic.forward.q_mean_variance_step`).
 
 Timesteps ``t`` are 0-based int64 arrays of shape [B]: index t is the paper's step t+1.
 """
@@ -157,7 +158,7 @@ def q_posterior(schedule: NoiseSchedule, x0, x_t, t) -> tuple[np.ndarray, np.nda
     log_fn = lambdify((SA, SAP, X0), sp.log(posterior.beta_tilde()))
     x_t = np.asarray(x_t, dtype=np.float64)
     variance = _elementwise(variance_fn, schedule, t, x_t, step=_posterior_step)
-    if schedule.num_steps == 1:
+    if np.asarray(schedule.beta).size == 1:
         log_variance = np.broadcast_to(np.log(schedule.beta[0]), x_t.shape).copy()
     else:
         log_variance = _elementwise(log_fn, schedule, np.maximum(t, 1), x_t, step=_posterior_step)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ddpm_math.reference.forward import gather
-from ddpm_math.reference.posterior import one_minus_alpha_bar_prev_array
+from ddpm_math.reference.schedule import step_tables
 from ddpm_math.schedules import NoiseSchedule
 
 __all__ = [
@@ -25,8 +25,9 @@ __all__ = [
 
 def _signal_noise(schedule: NoiseSchedule, t: np.ndarray, ndim: int):
     """(√ᾱ_t, √(1-ᾱ_t)) gathered at ``t`` for data with ``ndim`` dims."""
-    signal = gather(schedule.sqrt_alpha_bar, t, ndim)
-    return signal, gather(schedule.sqrt_one_minus_alpha_bar, t, ndim)
+    tables = step_tables(schedule)
+    signal = gather(np.sqrt(tables.alpha_bar), t, ndim)
+    return signal, gather(np.sqrt(tables.one_minus_alpha_bar), t, ndim)
 
 
 def x0_from_eps(schedule: NoiseSchedule, x_t, t, eps) -> np.ndarray:
@@ -67,7 +68,7 @@ def eps_from_v(schedule: NoiseSchedule, x_t, t, v) -> np.ndarray:
 def score_from_eps(schedule: NoiseSchedule, t, eps) -> np.ndarray:
     """∇_{x_t} log q(x_t | x_0) = -ε/√(1-ᾱ_t), DDPM §3.2."""
     eps = np.asarray(eps, dtype=np.float64)
-    return -eps / gather(schedule.sqrt_one_minus_alpha_bar, t, eps.ndim)
+    return -eps / _signal_noise(schedule, t, eps.ndim)[1]
 
 
 def x0_from_xprev(schedule: NoiseSchedule, x_t, t, xprev) -> np.ndarray:
@@ -76,11 +77,12 @@ def x0_from_xprev(schedule: NoiseSchedule, x_t, t, xprev) -> np.ndarray:
     x_0 = (xprev - √α_t (1-ᾱ_{t-1})/(1-ᾱ_t) x_t) · (1-ᾱ_t)/(√ᾱ_{t-1} β_t).
     """
     x_t = np.asarray(x_t, dtype=np.float64)
-    beta = gather(schedule.beta, t, x_t.ndim)
-    alpha = gather(schedule.alpha, t, x_t.ndim)
-    alpha_bar_prev = gather(schedule.alpha_bar_prev, t, x_t.ndim)
-    one_minus_alpha_bar = gather(schedule.one_minus_alpha_bar, t, x_t.ndim)
-    one_minus_alpha_bar_prev = gather(one_minus_alpha_bar_prev_array(schedule), t, x_t.ndim)
+    tables = step_tables(schedule)
+    beta = gather(tables.beta, t, x_t.ndim)
+    alpha = gather(tables.alpha, t, x_t.ndim)
+    alpha_bar_prev = gather(tables.alpha_bar_prev, t, x_t.ndim)
+    one_minus_alpha_bar = gather(tables.one_minus_alpha_bar, t, x_t.ndim)
+    one_minus_alpha_bar_prev = gather(tables.one_minus_alpha_bar_prev, t, x_t.ndim)
     coef_xt = np.sqrt(alpha) * one_minus_alpha_bar_prev / one_minus_alpha_bar
     coef_x0 = np.sqrt(alpha_bar_prev) * beta / one_minus_alpha_bar
     return (np.asarray(xprev, dtype=np.float64) - coef_xt * x_t) / coef_x0

@@ -103,28 +103,36 @@ FIXED = (NoiseSchedule.linear(10, 1e-3, 0.2), np.array([0, 4, 9]),
          np.linspace(-1, 1, 6).reshape(3, 2), np.linspace(2, -1, 6).reshape(3, 2))
 
 
-def agrees_with_eq4(q_sample_fn) -> bool:
+def agrees_with_eq4(values: np.ndarray) -> bool:
+    """Whether ``values`` (x_t for FIXED's batch) match eq. (4)'s closed form from β."""
     schedule, t, x0, noise = FIXED
-    actual = q_sample_fn(schedule.to_torch(), torch.from_numpy(x0), torch.from_numpy(t),
-                         torch.from_numpy(noise))
-    return close(actual, q_sample_closed_form(schedule, t, x0, noise), tolerance(torch.float64))
+    return close(torch.from_numpy(values), q_sample_closed_form(schedule, t, x0, noise),
+                 tolerance(torch.float64))
+
+
+def _from_betas(formula):
+    """x_t of FIXED's batch by ``formula(c, x0, noise)``, c the coefficients formed from β
+    (closed_forms.coefficients): a wrong formula built independently of the schedule object."""
+    schedule, t, x0, noise = FIXED
+    return formula(coefficients(schedule, t, x0.ndim), x0, noise)
 
 
 @pytest.mark.parametrize(
     "wrong",
     [
-        lambda s, x0, t, e: gather(s.alpha_bar_prev, t, x0).sqrt() * x0
-        + (1 - gather(s.alpha_bar_prev, t, x0)).sqrt() * e,  # ᾱ_{t-1} for ᾱ_t
-        lambda s, x0, t, e: gather(s.alpha_bar, t, x0) * x0
-        + gather(s.one_minus_alpha_bar, t, x0) * e,  # missing square roots
-        lambda s, x0, t, e: gather(s.sqrt_alpha_bar, t, x0) * x0
-        + gather(s.beta, t, x0).sqrt() * e,  # one step's noise for the marginal's
+        lambda c, x0, e: np.sqrt(c.alpha_bar_prev) * x0
+        + np.sqrt(c.one_minus_alpha_bar_prev) * e,  # ᾱ_{t-1} for ᾱ_t
+        lambda c, x0, e: c.alpha_bar * x0 + c.one_minus_alpha_bar * e,  # missing square roots
+        lambda c, x0, e: np.sqrt(c.alpha_bar) * x0 + np.sqrt(c.beta) * e,  # one step's noise
     ],
     ids=["alpha_bar_prev", "no_sqrt", "step_noise"],
 )
 def test_wrong_forward_formulas_fail(wrong):
-    assert agrees_with_eq4(q_sample)
-    assert not agrees_with_eq4(wrong)
+    schedule, t, x0, noise = FIXED
+    right = q_sample(schedule.to_torch(), torch.from_numpy(x0), torch.from_numpy(t),
+                     torch.from_numpy(noise))
+    assert agrees_with_eq4(right.numpy())
+    assert not agrees_with_eq4(_from_betas(wrong))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
