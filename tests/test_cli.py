@@ -225,3 +225,16 @@ def test_bench_loops_make_the_same_number_of_model_calls():
         calls.clear()
         run()
         assert calls == list(range(11, -1, -1))
+
+
+def test_bench_sample_peers(capsys):
+    """--peers adds diffusers' loop where it is installed, and says how to get it where not."""
+    from ddpm_math.bench import peers
+
+    if not peers.available():
+        done = cli("bench", "sample", "--peers", "--steps", "10")
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "pip install 'ddpm_math[peers]'" in done.stderr.strip().splitlines()[-1]
+        return
+    assert main(["bench", "sample", "--peers", "--rounds", "1", "--no-progress"]) == 0
+    assert "\ndiffusers " in capsys.readouterr().out
