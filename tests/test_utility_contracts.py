@@ -451,3 +451,42 @@ def test_python_m_viz_help_exits_0_without_writing_a_file(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "--steps" in result.stdout and list(tmp_path.iterdir()) == []
+
+
+# -- gaps the mutation run found in tests/ (verification/mutation/REPORT.md) -----------------
+
+
+@pytest.mark.parametrize("uniform_prob", [0.0, -0.1, 1.5, float("nan")])
+def test_resampler_uniform_prob_outside_its_range_is_named(uniform_prob):
+    from ddpm_math import LossSecondMomentResampler
+
+    with pytest.raises(ValueError, match=r"uniform_prob must lie in \(0, 1\]"):
+        LossSecondMomentResampler(4, uniform_prob=uniform_prob)
+
+
+def test_rescale_zero_terminal_snr_refuses_betas_whose_alpha_bar_does_not_decrease():
+    """β = 1e-300 twice: ᾱ_1 = ᾱ_2 = 1 in float64, nothing to rescale."""
+    import numpy as np
+
+    from ddpm_math import rescale_zero_terminal_snr
+
+    with pytest.raises(ValueError, match="betas must make ᾱ decrease"):
+        rescale_zero_terminal_snr(np.array([1e-300, 1e-300]))
+
+
+def test_calc_bpd_loop_with_a_progress_bar(capsys):
+    """progress=True runs the same bound as progress=False, and draws a bar on stderr."""
+    import torch
+
+    from ddpm_math import GaussianDiffusion, NoiseSchedule
+
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(6, beta_start=0.01, beta_end=0.5))
+    x0 = torch.randint(0, 256, (2, 3, 2, 2), generator=torch.Generator().manual_seed(0)) / 127.5 - 1
+
+    def model(x, t):
+        return 0.1 * x * (1 + t.reshape(-1, 1, 1, 1))
+
+    quiet, shown = (diffusion.calc_bpd_loop(model, x0, generator=torch.Generator().manual_seed(1),
+                                            progress=progress) for progress in (False, True))
+    torch.testing.assert_close(shown["total_bpd"], quiet["total_bpd"], rtol=0, atol=0)
+    assert "6/6" in capsys.readouterr().err
