@@ -490,3 +490,46 @@ def test_calc_bpd_loop_with_a_progress_bar(capsys):
                                             progress=progress) for progress in (False, True))
     torch.testing.assert_close(shown["total_bpd"], quiet["total_bpd"], rtol=0, atol=0)
     assert "6/6" in capsys.readouterr().err
+
+
+def test_normal_kl_with_an_integer_beyond_float_range():
+    """mean1 = ±10**400 (a Python int float() cannot hold) is ±inf: KL = +inf, not an
+    OverflowError (found by the mutation run: the branch had never run, and raised)."""
+    import torch
+
+    from ddpm_math import normal_kl
+
+    for huge in (10**400, -(10**400)):
+        assert bool(torch.isposinf(normal_kl(huge, 0.0, torch.zeros(2), 0.0)).all())
+
+
+def test_resampler_accepts_uniform_prob_one():
+    from ddpm_math import LossSecondMomentResampler
+
+    assert LossSecondMomentResampler(4, uniform_prob=1.0).uniform_prob == 1.0
+
+
+def test_decoder_names_check_values_and_its_opt_out():
+    import torch
+
+    from ddpm_math import discretized_gaussian_log_likelihood
+
+    zeros = torch.zeros(2)
+    with pytest.raises(TypeError, match="check_values must be True or False"):
+        discretized_gaussian_log_likelihood(zeros, zeros, zeros, check_values="yes")
+    with pytest.raises(ValueError, match="check_values=False"):
+        discretized_gaussian_log_likelihood(torch.full((2,), 3.0), zeros, zeros)
+
+
+def test_calc_bpd_loop_is_quiet_by_default(capsys):
+    import torch
+
+    from ddpm_math import GaussianDiffusion, NoiseSchedule
+
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(4, beta_start=0.01, beta_end=0.5))
+    x0 = torch.full((1, 1, 2, 2), -1.0)  # on the 8-bit grid (k = 0)
+    diffusion.calc_bpd_loop(lambda x, t: 0.1 * x, x0, generator=torch.Generator().manual_seed(0))
+    assert capsys.readouterr().err == ""
+    diffusion.calc_bpd_loop(lambda x, t: 0.1 * x, x0, generator=torch.Generator().manual_seed(0),
+                            progress=True)
+    assert "bound" in capsys.readouterr().err

@@ -121,7 +121,7 @@ def _convert(
     try:
         number = float(value)
     except OverflowError:  # an integer beyond float range
-        number = math.copysign(math.inf, value)
+        number = math.inf if value > 0 else -math.inf  # copysign would convert it too
     return torch.tensor(number, dtype=dtype, device=device)
 
 
