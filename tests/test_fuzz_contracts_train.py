@@ -32,7 +32,6 @@ import json
 import math
 import os
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +61,7 @@ from ddpm_math.train import (
     save_points,
 )
 from ddpm_math.train.run import build_network
-from tests.test_fuzz_contracts import PACKAGE_DIR, _origin, assert_contract_error
+from tests.test_fuzz_contracts import PACKAGE_DIR, Coverage, _origin, assert_contract_error
 
 NO_CUDA = not torch.cuda.is_available()
 ENTRY_POINTS = (
@@ -73,33 +72,13 @@ ENTRY_POINTS = (
     "load_trained", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "BatchIterator",
     "BatchIterator.load_state_dict",
 )
-EXAMPLES: Counter[str] = Counter()
-RUNS = Counter()
-
-
-def ran(*entry_points: str) -> None:
-    RUNS["examples"] += 1
-    EXAMPLES.update(entry_points)
-
-
-class _CoverageReport:
-    def pytest_terminal_summary(self, terminalreporter):
-        if not RUNS["examples"]:
-            return
-        missing = [name for name in ENTRY_POINTS if not EXAMPLES[name]]
-        profile = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-        terminalreporter.write_line(
-            f"fuzz contracts (train): {len(ENTRY_POINTS) - len(missing)} of {len(ENTRY_POINTS)} "
-            f"entry points, {RUNS['examples']} examples, hypothesis profile {profile!r}"
-            + (f"; no examples for {missing}" if missing else ""))
+COVERAGE = Coverage("fuzz contracts (train)", ENTRY_POINTS)
+ran = COVERAGE.ran
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _coverage_report(request):
-    manager = request.config.pluginmanager
-    if not manager.has_plugin("fuzz-contracts-train-report"):
-        manager.register(_CoverageReport(), "fuzz-contracts-train-report")
-    yield
+    COVERAGE.register(request.config)
 
 
 def assert_checkpoint_error(call, *parts: str) -> CheckpointError:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ddpm_math.reference.schedule import step_tables
 from ddpm_math.schedules import NoiseSchedule
 from ddpm_math.testing.tolerances import Tolerance, for_dtype
 
@@ -37,15 +38,10 @@ class StepCoefficients:
 
 def coefficients(schedule: NoiseSchedule, t: np.ndarray, ndim: int) -> StepCoefficients:
     """The coefficients at ``t`` shaped [B, 1, ..., 1] for data of ``ndim`` dimensions."""
-    beta = np.array(schedule.beta, dtype=np.float64)
-    alpha_bar = np.cumprod(1.0 - beta)
-    alpha_bar_prev = np.concatenate(([1.0], alpha_bar[:-1]))
-    with np.errstate(divide="ignore"):
-        one_minus_alpha_bar = -np.expm1(np.cumsum(np.log1p(-beta)))
-    one_minus_alpha_bar_prev = np.concatenate(([0.0], one_minus_alpha_bar[:-1]))
+    tables = step_tables(schedule)  # from β alone (ddpm_math/reference/schedule.py)
     shape = (-1,) + (1,) * (ndim - 1)
-    arrays = (beta, 1.0 - beta, alpha_bar, alpha_bar_prev, one_minus_alpha_bar,
-              one_minus_alpha_bar_prev)
+    arrays = (tables.beta, tables.alpha, tables.alpha_bar, tables.alpha_bar_prev,
+              tables.one_minus_alpha_bar, tables.one_minus_alpha_bar_prev)
     return StepCoefficients(*(a[t].reshape(shape) for a in arrays))
 
 
