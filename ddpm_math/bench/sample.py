@@ -150,11 +150,7 @@ def measure(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
     as the issue measures). ``progress(label)`` is called before each run."""
     _check("model", model, MODELS)
     _check("sampler", sampler, SAMPLERS)
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA device")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be cpu or cuda, got {device!r}")
+    dev = _device(device)
     if steps is None:
         cpu_unet = model != "tiny" and dev.type == "cpu" and sampler == "ancestral"
         steps = DEFAULT_STEPS["cifar10-cpu" if cpu_unet else sampler]
@@ -167,13 +163,29 @@ def measure(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
 
         if not peer_module.available():
             raise ValueError("--peers needs diffusers: pip install 'ddpm_math[peers]'")
-    previous_threads = torch.get_num_threads()
+    with _cpu_threads(dev, threads):
+        return _measure(model, sampler, steps, dev, batch, bf16, peers, rounds, progress)
+
+
+def _device(device: str) -> torch.device:
+    dev = torch.device(device)
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu or cuda, got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA device")
+    return dev
+
+
+@contextlib.contextmanager
+def _cpu_threads(dev: torch.device, threads: int | None):
+    """torch's intra-op threads set to ``threads`` (default 1) on a CPU, restored after."""
+    previous = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(1 if threads is None else threads)
     try:
-        return _measure(model, sampler, steps, dev, batch, bf16, peers, rounds, progress)
+        yield
     finally:
-        torch.set_num_threads(previous_threads)
+        torch.set_num_threads(previous)
 
 
 def _loops(bench: loops.BenchModel, sampler: str, steps: int, dev: torch.device, bf16: bool,
@@ -297,15 +309,10 @@ def profile(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
     from torch.profiler import ProfilerActivity, record_function
     from torch.profiler import profile as torch_profile
 
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA device")
+    dev = _device(device)
     steps = steps or (DEFAULT_STEPS["cifar10-cpu"] if model != "tiny" and dev.type == "cpu"
                       else min(DEFAULT_STEPS[sampler], 200))
-    previous_threads = torch.get_num_threads()
-    if dev.type == "cpu":
-        torch.set_num_threads(1 if threads is None else threads)
-    try:
+    with _cpu_threads(dev, threads):
         bench = _bench_model(model, batch, dev)
         inner = _autocast(bench.model, torch.bfloat16 if bf16 else None, dev)
 
@@ -321,8 +328,6 @@ def profile(model: str = "tiny", sampler: str = "ancestral", steps: int | None =
                                                else [])
         with torch_profile(activities=activities) as prof:
             wall = _synchronised(lambda: run(labelled, bench.shape, noise=x_T), dev)()
-    finally:
-        torch.set_num_threads(previous_threads)
     averages = prof.key_averages()
     sort_by = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
     model_us = sum(e.cpu_time_total for e in averages if e.key == "model")
