@@ -533,3 +533,77 @@ def test_calc_bpd_loop_is_quiet_by_default(capsys):
     diffusion.calc_bpd_loop(lambda x, t: 0.1 * x, x0, generator=torch.Generator().manual_seed(0),
                             progress=True)
     assert "bound" in capsys.readouterr().err
+
+
+def test_resampler_messages_name_the_wrong_type_and_the_nan():
+    """update_with_losses names what it got (a list is not a tensor), and a NaN loss is refused
+    with a message saying so and nothing recorded."""
+    import torch
+
+    from ddpm_math import LossSecondMomentResampler
+
+    sampler = LossSecondMomentResampler(4, history_per_term=1)
+    with pytest.raises(TypeError, match=r"t must be an integer torch\.Tensor .*got list"):
+        sampler.update_with_losses([0], torch.tensor([1.0]))
+    with pytest.raises(TypeError, match=r"losses must be a real torch\.Tensor.*got list"):
+        sampler.update_with_losses(torch.tensor([0]), [1.0])
+    with pytest.raises(ValueError, match=r"losses must be finite, got NaN or inf values "
+                                         r"\(nothing recorded\)"):
+        sampler.update_with_losses(torch.tensor([0, 1]), torch.tensor([1.0, float("nan")]))
+    assert sampler.state_dict()["counts"].tolist() == [0, 0, 0, 0]
+
+
+def test_respacing_index_messages_name_the_range_and_the_tensor():
+    import torch
+
+    from ddpm_math import NoiseSchedule, TimestepMap, respaced_betas
+
+    with pytest.raises(ValueError, match=r"use_timesteps must be non-empty indices in \[0, T-1\]"):
+        TimestepMap([-1])
+    for dtype in (torch.float32, torch.complex64):
+        with pytest.raises(TypeError, match=f"got a {dtype} tensor"):
+            respaced_betas(NoiseSchedule.linear(10), torch.tensor([1, 2], dtype=dtype))
+
+
+def test_bpd_loop_checks_its_generator_itself():
+    """diffusion.vlb.bpd_loop is called by the facade after its own checks; called directly it
+    still refuses an int seed, with the hint."""
+    import torch
+
+    from ddpm_math import NoiseSchedule
+    from ddpm_math.diffusion.vlb import bpd_loop
+
+    schedule = NoiseSchedule.linear(4, beta_start=0.01, beta_end=0.5).to_torch()
+    with pytest.raises(TypeError, match=r"generator=torch\.Generator\(\)\.manual_seed\(0\)"):
+        bpd_loop(lambda x, t: {}, schedule, torch.zeros(1, 1, 2, 2), generator=0)
+
+
+def test_sync_debug_mode_restores_the_mode_and_silences_only_the_prototype_warning(monkeypatch):
+    """On CPU, with torch.cuda's two functions replaced by a fake that warns as torch does (the
+    C++ side warns "Synchronization debug mode is a prototype ..." when the mode is set): under
+    this suite's filterwarnings=error the block runs, the previous mode comes back after an
+    exception, and any other warning still reaches the caller. (On the H200 the unsilenced
+    prototype warning became an error and left the mode at "error" for later tests.)"""
+    import warnings
+
+    import torch
+
+    from ddpm_math.testing.cuda import sync_debug_mode
+
+    state = {"mode": 0, "calls": []}
+
+    def fake_set(mode):
+        warnings.warn("Synchronization debug mode is a prototype feature and does not yet "
+                      "detect all synchronizing operations", UserWarning, stacklevel=2)
+        state["calls"].append(mode)
+        state["mode"] = {"default": 0, "warn": 1, "error": 2}.get(mode, mode)
+
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", fake_set)
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: state["mode"])
+    with pytest.raises(RuntimeError, match="inside"), sync_debug_mode("error"):
+        assert state["mode"] == 2
+        raise RuntimeError("inside")
+    assert state["mode"] == 0 and state["calls"] == ["error", 0]
+    with pytest.warns(UserWarning, match="another warning"), sync_debug_mode("warn"):
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert state["mode"] == 0

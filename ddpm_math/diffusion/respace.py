@@ -18,7 +18,7 @@ from ddpm_math.schedules import NoiseSchedule
 __all__ = ["TimestepMap", "respaced_betas", "space_timesteps"]
 
 
-def _check_counts(counts: list[int], num_steps: int) -> list[int]:
+def _check_counts(counts: list[int]) -> list[int]:
     """``counts`` after checking every section count is a positive integer."""
     if not counts or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1
                          for c in counts):
@@ -36,7 +36,7 @@ def _ddim_stride(num_steps: int, count: int) -> list[int]:
                      f"stride (section_counts='ddim{count}'); try an even section count")
 
 
-def _parse_counts(num_steps: int, section_counts: str | Iterable[int]) -> list[int] | None:
+def _parse_counts(section_counts: str | Iterable[int]) -> list[int] | None:
     """The list of per-section counts; None for a "ddimN" request (handled separately)."""
     if isinstance(section_counts, str):
         if section_counts.startswith("ddim"):
@@ -90,13 +90,13 @@ def space_timesteps(num_steps: int, section_counts: str | Iterable[int]) -> list
     keeps its count, evenly spaced from its first to its last step.
     """
     num_steps = _check_num_steps(num_steps)
-    counts = _parse_counts(num_steps, section_counts)
+    counts = _parse_counts(section_counts)
     if counts is None:
         digits = str(section_counts)[len("ddim"):]
         if not digits.isdigit() or int(digits) < 1:
             raise ValueError(f"section_counts 'ddimN' needs N >= 1, got {section_counts!r}")
         return _ddim_stride(num_steps, int(digits))
-    counts = _check_counts(counts, num_steps)
+    counts = _check_counts(counts)
     base, extra = divmod(num_steps, len(counts))
     kept: list[int] = []
     start = 0
