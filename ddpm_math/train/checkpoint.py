@@ -41,6 +41,7 @@ from safetensors import SafetensorError
 
 # the RNG helpers live in their own module; a checkpoint stores what they capture
 from ddpm_math.train.rng import capture_rng_state, restore_rng_state
+from ddpm_math.train.state_codec import decode_state, encode_state, storable
 
 __all__ = [
     "Checkpoint",
@@ -59,8 +60,6 @@ STATE_FILE = "state.json"
 CHECKPOINTS_DIR = "checkpoints"
 TMP_PREFIX = ".tmp-"
 _STEP_DIR = re.compile(r"step_(\d{8,})")
-_TAGS = ("__tensor__", "__tuple__", "__dict__")
-_JSON_SCALARS = (type(None), bool, int, float, str)
 
 
 class CheckpointError(ValueError):
@@ -108,7 +107,7 @@ def save_checkpoint(
     optimizer_tensors: dict[str, torch.Tensor] = {}
     if not isinstance(optimizer, dict):
         raise TypeError(f"optimizer must be an optimizer.state_dict() dict, got {type(optimizer)}")
-    optimizer_json = _encode(optimizer, "", optimizer_tensors)
+    optimizer_json = encode_state(optimizer, optimizer_tensors)
     tensors = {
         "model": _tensor_dict("model", model),
         "ema": _tensor_dict("ema", ema),
@@ -142,7 +141,7 @@ def _write_step_dir(ckpt_dir: Path, final: Path, tensors: dict, state: dict) -> 
     tmp.mkdir()
     try:
         for name in TENSOR_FILES:
-            data = safetensors.torch.save(_storable(tensors[name]), metadata={"format": "pt"})
+            data = safetensors.torch.save(storable(tensors[name]), metadata={"format": "pt"})
             _write_file(tmp / f"{name}.safetensors", data)
             state["files"][f"{name}.safetensors"] = {
                 "sha256": hashlib.sha256(data).hexdigest(),
@@ -210,22 +209,6 @@ def _tensor_dict(name: str, tensors: Mapping) -> dict[str, torch.Tensor]:
     return dict(tensors)
 
 
-def _storable(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Detached CPU tensors, contiguous and each with its own storage (safetensors needs both)."""
-    out: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for key, tensor in tensors.items():
-        tensor = tensor.detach().to("cpu")
-        ptr = tensor.untyped_storage().data_ptr()
-        whole = tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
-        if not tensor.is_contiguous() or not whole or ptr in seen:
-            tensor = tensor.clone(memory_format=torch.contiguous_format)
-        if tensor.numel():
-            seen.add(tensor.untyped_storage().data_ptr())
-        out[key] = tensor
-    return out
-
-
 def _check_int(name: str, value: object, *, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}")
@@ -241,37 +224,6 @@ def _check_json(name: str, value: object) -> object:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be JSON-serialisable: {exc}") from None
     return value
-
-
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _encode(value: object, path: str, tensors: dict[str, torch.Tensor]) -> object:
-    """JSON form of a nested state dict; tensors go to ``tensors`` under their dotted path."""
-    if isinstance(value, torch.Tensor):
-        if path in tensors:
-            raise ValueError(f"optimizer: two tensors would be stored under the key {path!r}")
-        tensors[path] = value
-        return {"__tensor__": path}
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_encode(item, _join(path, i), tensors) for i, item in enumerate(value)]
-        return {"__tuple__": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, _JSON_SCALARS):
-                raise TypeError(f"optimizer: key {key!r} under {path!r} must be a str or number")
-        plain = all(isinstance(key, str) for key in value)
-        if plain and not (len(value) == 1 and next(iter(value)) in _TAGS):
-            return {key: _encode(item, _join(path, key), tensors) for key, item in value.items()}
-        return {"__dict__": [[key, _encode(item, _join(path, key), tensors)]
-                             for key, item in value.items()]}
-    raise TypeError(
-        f"optimizer: {path or 'the state dict'} is a {type(value).__name__}; a checkpoint stores "
-        "tensors, None, bool, int, float, str, list, tuple and dict"
-    )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -430,7 +382,7 @@ def _load_step_dir(step_dir: Path, map_location: str | torch.device) -> Checkpoi
             raise CheckpointError(f"{file} is not a valid safetensors file: {exc}") from None
     used: set[str] = set()
     try:
-        optimizer = _decode(state["optimizer"], loaded["optimizer"], used)
+        optimizer = decode_state(state["optimizer"], loaded["optimizer"], used)
     except (KeyError, TypeError, ValueError) as exc:
         message = f"{step_dir / STATE_FILE}: malformed optimizer state ({exc!r})"
         raise CheckpointError(message) from None
@@ -449,19 +401,3 @@ def _load_step_dir(step_dir: Path, map_location: str | torch.device) -> Checkpoi
         ema=moved("ema"), optimizer=optimizer, extra=moved("extra"), meta=state["meta"],
     )
 
-
-def _decode(node: object, tensors: dict[str, torch.Tensor], used: set[str]) -> object:
-    """Inverse of :func:`_encode`."""
-    if isinstance(node, list):
-        return [_decode(item, tensors, used) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if len(node) == 1 and next(iter(node)) in _TAGS:
-        ((tag, body),) = node.items()
-        if tag == "__tensor__":
-            used.add(body)
-            return tensors[body]
-        if tag == "__tuple__":
-            return tuple(_decode(item, tensors, used) for item in body)
-        return {key: _decode(item, tensors, used) for key, item in body}
-    return {key: _decode(item, tensors, used) for key, item in node.items()}
