@@ -40,21 +40,28 @@ def count_reads(monkeypatch, run) -> int:
     return calls["n"]
 
 
+@pytest.mark.parametrize("loop", ["eager", "graph_sampler"])
 @pytest.mark.parametrize("sampler", ["ancestral", "ddim", "ddim_eta1"])
 @pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
-def test_value_reads_do_not_grow_with_the_number_of_steps(monkeypatch, sampler, var_type):
+def test_value_reads_do_not_grow_with_the_number_of_steps(monkeypatch, loop, sampler, var_type):
+    """``graph_sampler(..., graph=False)`` runs the step the CUDA graph captures, eagerly."""
     counts = []
+    eta = 1.0 if sampler == "ddim_eta1" else 0.0
     for T in (4, 16):
         diffusion = GaussianDiffusion(NoiseSchedule.linear(T, rescale_to_1000=False),
                                       var_type=var_type)
         generator = torch.Generator().manual_seed(0)
 
         def run(diffusion=diffusion, generator=generator):
-            if sampler == "ancestral":
+            if loop == "graph_sampler":
+                diffusion.graph_sampler(eps_model, (2, 3, 4, 4), device="cpu", graph=False,
+                                        sampler=sampler.removesuffix("_eta1"), eta=eta,
+                                        generator=generator).sample()
+            elif sampler == "ancestral":
                 diffusion.p_sample_loop(eps_model, (2, 3, 4, 4), generator=generator)
             else:
                 diffusion.ddim_sample_loop(eps_model, (2, 3, 4, 4), generator=generator,
-                                           eta=1.0 if sampler == "ddim_eta1" else 0.0)
+                                           eta=eta)
 
         counts.append(count_reads(monkeypatch, run))
     assert counts[0] == counts[1], f"value reads grew with T: {counts} for T = 4, 16"
