@@ -59,3 +59,28 @@ def test_cosine_arguments_reach_the_betas(T, s, max_beta):
     want = cosine_by_hand(T, s, max_beta)
     assert np.sum(want == max_beta) >= 2  # the clip binds: max_beta is exercised
     np.testing.assert_allclose(schedule.beta, want, rtol=1e-9)
+
+
+def test_quadratic_and_sqrt_linear_defaults_are_ddpms_ends():
+    """Both default to DDPM's ends, 1e-4 and 0.02 (§4): β_t = β_1 + (β_T - β_1)((t-1)/(T-1))²
+    (the notes' quadratic schedule) and β_t = (√β_1 + (√β_T - √β_1)(t-1)/(T-1))² (the DDPM TF
+    code's "quad"), written out here with ``math``."""
+    from ddpm_math.schedules import quadratic_betas, sqrt_linear_betas
+
+    T = 50
+    quadratic = [1e-4 + (0.02 - 1e-4) * (i / (T - 1)) ** 2 for i in range(T)]
+    sqrt_linear = [(math.sqrt(1e-4) + (math.sqrt(0.02) - math.sqrt(1e-4)) * i / (T - 1)) ** 2
+                   for i in range(T)]
+    np.testing.assert_allclose(quadratic_betas(T), quadratic, rtol=1e-13)
+    np.testing.assert_allclose(sqrt_linear_betas(T), sqrt_linear, rtol=1e-13)
+
+
+@pytest.mark.parametrize("builder", ["linear_betas", "quadratic_betas", "sqrt_linear_betas"])
+def test_one_step_schedules_are_beta_start(builder):
+    """T = 1: the single step is β_start (the (t-1)/(T-1) grid has one point, t = 1); the
+    √-linear one squares √0.3, one rounding away."""
+    from ddpm_math import schedules
+
+    betas = getattr(schedules, builder)(1, 0.3, 0.5)
+    assert betas.dtype == np.float64 and betas.shape == (1,)
+    assert betas[0] == pytest.approx(0.3, rel=2e-16, abs=0)

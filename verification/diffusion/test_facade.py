@@ -274,3 +274,24 @@ def test_ddim_sample_loop_matches_reference():
     assert_close(got, reference_ddim(model, x_T), TOL)
     wrong = diffusion().ddim_sample_loop(shifted(model), x_T.shape, noise=tensor(x_T))
     assert not np.allclose(wrong.numpy(), reference_ddim(model, x_T), rtol=1e-6)
+
+
+def test_single_step_defaults_are_the_documented_ones():
+    """Called with no options, p_sample and ddim_sample clip x̂_0 to [-1, 1] (DDPM's sampler)
+    and ddim_sample takes η = 0 (DDIM's deterministic step, Song et al. eq. 12);
+    p_mean_variance does not clip. Each default is checked where it changes the result."""
+    model, tables = TModel(), step_tables(BETAS)
+    prev = tables.alpha_bar_prev[T_ALL].reshape(-1, 1, 1)
+    clipped = reference_pmv(model, X_T, T_ALL, "eps", "fixed_small", clip=True)
+    unclipped = reference_pmv(model, X_T, T_ALL, "eps", "fixed_small", clip=False)
+    assert not np.allclose(clipped["mean"], unclipped["mean"], rtol=1e-6)  # clipping binds
+
+    got = diffusion().p_sample(model, tensor(X_T), T_TORCH, tensor(NOISE))
+    nonzero = (T_ALL > 0).reshape(-1, 1, 1)
+    assert_close(got, clipped["mean"] + nonzero * np.exp(0.5 * clipped["log_variance"]) * NOISE,
+                 TOL)
+    got = diffusion().ddim_sample(model, tensor(X_T), T_TORCH, tensor(NOISE))
+    assert_close(got, np.sqrt(prev) * clipped["x0_hat"] + np.sqrt(1 - prev) * clipped["eps_hat"],
+                 TOL)
+    got = diffusion().p_mean_variance(model, tensor(X_T), T_TORCH)
+    assert_close(got["mean"], unclipped["mean"], TOL)
