@@ -208,7 +208,7 @@ def kernel_last_step(schedule: Any, mean_type: MeanType, var_type: VarType,
 
 
 def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
-                        mean_type: MeanType, var_type: VarType, clip_denoised: bool = True,
+                        mean_type: MeanType, var_type: VarType, clip_denoised: bool,
                         model_steps: Sequence[int] | None = None,
                         generator: torch.Generator | None = None, progress: bool = False,
                         return_trajectory: bool = False):
@@ -229,8 +229,8 @@ def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor
 
 
 def fast_ddim_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
-                   mean_type: MeanType, var_type: VarType, eta: float = 0.0,
-                   clip_denoised: bool = True, model_steps: Sequence[int] | None = None,
+                   mean_type: MeanType, var_type: VarType, eta: float,
+                   clip_denoised: bool, model_steps: Sequence[int] | None = None,
                    generator: torch.Generator | None = None, progress: bool = False,
                    return_trajectory: bool = False):
     """x_0 from x_T by DDIM (eq. 12 fused, σ_t(η) of eq. 16); the samples of

@@ -114,7 +114,7 @@ def ddim_loop(
     denoise: Denoiser,
     schedule: TorchSchedule,
     x_T: torch.Tensor,
-    eta: float = 0.0,
+    eta: float,
     generator: torch.Generator | None = None,
     progress: bool = False,
     return_trajectory: bool = False,
