@@ -205,3 +205,16 @@ def test_torch_view_equals_arrays_and_is_cached():
     view32 = schedule.to_torch(dtype=torch.float32)
     assert view32.snr.dtype == torch.float32 and view32 is not view
     np.testing.assert_array_equal(view32.snr.numpy(), schedule.snr.astype(np.float32))
+
+
+def test_betas_from_an_alpha_bar_that_reaches_zero_early():
+    """ᾱ(u) = max(0, 1 - 2u) on u = t/4: ᾱ = 1, 1/2, 0, 0, 0. β_1 = 1 - (1/2)/1 = 1/2; from
+    ᾱ = 0 on, no signal is left and β = 1, clipped to max_beta (default 0.999, Improved DDPM
+    §3.2), never the 0/0 of the ratio (hand computation; the default clip is the paper's)."""
+    def falls_to_zero(u):
+        return max(0.0, 1.0 - 2.0 * u)
+
+    np.testing.assert_array_equal(betas_from_alpha_bar(falls_to_zero, 4),
+                                  [0.5, 0.999, 0.999, 0.999])
+    np.testing.assert_array_equal(betas_from_alpha_bar(falls_to_zero, 4, max_beta=1.0),
+                                  [0.5, 1.0, 1.0, 1.0])
