@@ -8,7 +8,8 @@ network output is affine in x_t, x̂_0 = P x_t + Q out and ε̂ = R x_t + S out,
 - unclipped: x_{t-1} = A x_t + B out + σ_t z (A, B fold DDPM eq. (7) or DDIM eq. (12) over P..S);
 - clipped:   x_{t-1} = K clip(x̂_0, ±1) + L x_t + σ_t z, with clip(P y) = P clip(y, ±1/|P|).
 
-The last step (index 0, no noise) runs the kernels themselves, once.
+The last step (index 0, no noise) runs the kernels themselves, once; so does a step where
+ᾱ_t = 0 (a zero terminal SNR schedule), where P = 1/√ᾱ_t is infinite (:func:`kernel_rows`).
 
 The draws are those of :func:`ddpm_math.diffusion.sampling.ancestral_loop` / ``ddim_loop`` (the
 reference: the same generator, order and shapes, noise at indices t > 0 only), so both loops
@@ -19,6 +20,7 @@ tensor in between. Timesteps are 0-based: index t is the paper's step t+1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,12 +34,12 @@ from ddpm_math.diffusion.validation import check_generator, check_model_output
 from ddpm_math.schedules import NoiseSchedule
 
 __all__ = [
-    "fast_ancestral_loop", "fast_ddim_loop", "kernel_last_step", "prediction_coefficients",
-    "step_table",
+    "fast_ancestral_loop", "fast_ddim_loop", "kernel_rows", "kernel_step",
+    "prediction_coefficients", "step_table",
 ]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-LastStep = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+KernelStep = Callable[[torch.Tensor, torch.Tensor, int, torch.Tensor], torch.Tensor]
 
 #: Columns of :func:`step_table`, one row per 0-based index t.
 COLUMNS = ("A", "B", "out_alpha", "bound", "scale", "L", "p_zero", "sigma", "slope")
@@ -158,23 +160,29 @@ def _timesteps(model_steps: Sequence[int], batch: int, device: torch.device):
 
 
 def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int],
-              last_step: LastStep, *, learned: bool, clip: bool, noisy: bool,
+              kernel: KernelStep, *, learned: bool, clip: bool, noisy: bool,
               learned_noise: bool, generator, progress: bool, return_trajectory: bool):
-    """x_0 from x_T by the rows of ``table`` for t = T-1, ..., 1 and ``last_step`` (the
-    kernels' own) at t = 0; draws only when ``noisy`` and t > 0 (σ_t scaled by the variance
-    output if ``learned_noise``); checks the first model output and x_T, then x_0, for NaN/inf."""
+    """x_0 from x_T by the rows of ``table`` for t = T-1, ..., 1 and ``kernel`` (the kernels'
+    own step) at t = 0 and at the rows :func:`kernel_rows` names (ᾱ_t = 0); draws only when
+    ``noisy`` and t > 0 (σ_t scaled by the variance output if ``learned_noise``); checks the
+    first model output and x_T, then x_0, for NaN/inf."""
     check_generator(generator, x_T.device if noisy else None)
     x, trajectory = x_T, ([x_T] if return_trajectory else None)
     timestep = _timesteps(model_steps, x.shape[0], x.device)
     buffers = [torch.empty_like(x, memory_format=torch.contiguous_format) for _ in range(3)]
     scratch = buffers.pop()
+    by_kernel = kernel_rows(table)
     with torch.no_grad():
         for index in _reverse_indices(len(table), progress):  # t = T-1, ..., 0
             output = model(x, timestep(index))
             if index == len(table) - 1:  # first step: C (2C) channels, finite output and x_T
                 check_model_output(output, x, learned, x_t_name="noise (x_T)")
             if index == 0:
-                x = last_step(x, output)
+                x = kernel(x, output, 0, torch.zeros_like(x))
+            elif index in by_kernel:  # z drawn as the kernel loop draws it
+                z = torch.zeros_like(x) if not noisy else torch.randn(
+                    x.shape, generator=generator, dtype=x.dtype, device=x.device)
+                x = kernel(x, output, index, z)
             else:
                 out, var_out = torch.chunk(output, 2, dim=1) if learned else (output, None)
                 buf = torch.empty_like(x) if trajectory is not None else buffers[index % 2]
@@ -186,25 +194,34 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
     return finish(x, trajectory)
 
 
-def kernel_last_step(schedule: Any, mean_type: MeanType, var_type: VarType,
-                     clip_denoised: bool, eta: float | None = None) -> LastStep:
-    """``(x_1, output) -> x_0``, the last step (index 0, no noise) by the kernels themselves:
-    p_mean_variance and p_sample (``eta`` None) or ddim_step. The schedule's tensors are made
-    on the first call and kept, so later calls copy nothing from the host."""
+def kernel_rows(table: Sequence[Sequence[float]]) -> frozenset[int]:
+    """The indices t ≥ 1 whose row holds a non-finite coefficient: ᾱ_t = 0 (a zero terminal
+    SNR schedule), where x̂_0 = (x_t - √(1-ᾱ_t) ε̂)/√ᾱ_t divides by 0 and the fused update
+    would turn the kernels' ±inf (clipped to ±1) into 0·inf = NaN. Those steps run the kernels."""
+    return frozenset(index for index, row in enumerate(table)
+                     if index > 0 and not all(math.isfinite(value) for value in row))
+
+
+def kernel_step(schedule: Any, mean_type: MeanType, var_type: VarType,
+                clip_denoised: bool, eta: float | None = None) -> KernelStep:
+    """``(x_t, output, index, z) -> x_{t-1}`` by the kernels themselves: p_mean_variance and
+    p_sample (``eta`` None) or ddim_step at the 0-based ``index``, with standard normal noise
+    ``z`` (zeros at index 0). The schedule's tensors and t are made on the first call at an
+    index and kept, so later calls copy nothing from the host."""
     cache: dict[tuple, Any] = {}
 
-    def last_step(x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-        key = (x.device, x.dtype, x.shape[0])
+    def step(x: torch.Tensor, output: torch.Tensor, index: int, z: torch.Tensor) -> torch.Tensor:
+        key = (x.device, x.dtype, x.shape[0], index)
         if key not in cache:
             cache[key] = (schedule.to_torch(x.device, x.dtype),
-                          torch.zeros(x.shape[0], dtype=torch.int64, device=x.device))
+                          torch.full((x.shape[0],), index, dtype=torch.int64, device=x.device))
         coefs, t = cache[key]
         out = p_mean_variance(coefs, output, x, t, mean_type, var_type, clip_denoised)
         if eta is None:
-            return p_sample(out, t, torch.zeros_like(x))
-        return ddim_step(coefs, out["x0_hat"], out["eps_hat"], t, eta, torch.zeros_like(x))
+            return p_sample(out, t, z)
+        return ddim_step(coefs, out["x0_hat"], out["eps_hat"], t, eta, z)
 
-    return last_step
+    return step
 
 
 def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
@@ -221,8 +238,8 @@ def fast_ancestral_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor
 
     table = step_table(schedule, mean_type, var_type)
     steps = range(len(table)) if model_steps is None else model_steps
-    last_step = kernel_last_step(schedule, mean_type, var_type, clip_denoised)
-    return _run_fast(model, x_T, table, steps, last_step, learned=var_type.learned,
+    kernel = kernel_step(schedule, mean_type, var_type, clip_denoised)
+    return _run_fast(model, x_T, table, steps, kernel, learned=var_type.learned,
                      clip=clip_denoised, noisy=True, learned_noise=var_type.learned,
                      generator=generator, progress=progress,
                      return_trajectory=return_trajectory)
@@ -239,8 +256,8 @@ def fast_ddim_loop(model: Model, schedule: NoiseSchedule, x_T: torch.Tensor,
 
     table = step_table(schedule, mean_type, var_type, eta=eta)
     steps = range(len(table)) if model_steps is None else model_steps
-    last_step = kernel_last_step(schedule, mean_type, var_type, clip_denoised, eta)
-    return _run_fast(model, x_T, table, steps, last_step, learned=var_type.learned,
+    kernel = kernel_step(schedule, mean_type, var_type, clip_denoised, eta)
+    return _run_fast(model, x_T, table, steps, kernel, learned=var_type.learned,
                      clip=clip_denoised, noisy=eta > 0, learned_noise=False,
                      generator=generator, progress=progress,
                      return_trajectory=return_trajectory)

@@ -5,7 +5,9 @@
 The step reads its coefficients from a device copy of :func:`fast_sampling.step_table`, indexed by
 a device step counter that the graph itself decrements, so a loop is T-1 replays and nothing else:
 no tensor is built, no value read and no host-device synchronisation made per step. The last
-step (index 0, no noise) runs the kernels themselves, as in the fast loop.
+step (index 0, no noise) runs the kernels themselves, as in the fast loop, and so do the first
+steps of a zero terminal SNR schedule (ᾱ_t = 0, :func:`fast_sampling.kernel_rows`), eagerly,
+before the replays.
 
 The arithmetic is the fast loop's with tensor coefficients in place of Python floats, and the
 noise is drawn from the same generator in the same order (a CUDA graph advances a generator's
@@ -24,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ddpm_math.diffusion.fast_sampling import kernel_last_step, step_table
+from ddpm_math.diffusion.fast_sampling import kernel_rows, kernel_step, step_table
 from ddpm_math.diffusion.options import MeanType, VarType
 from ddpm_math.diffusion.sampling import finish
 from ddpm_math.diffusion.validation import check_generator, check_model_output
@@ -83,16 +85,17 @@ class GraphSampler:
         self._autocast_dtype = autocast_dtype
 
         table = step_table(schedule, mean_type, var_type, eta)
-        p_zero = {row[6] for row in table[1:]}
-        if len(p_zero) > 1:  # never for the four parameterisations: P = 0 at all t or none
-            raise ValueError("the step table mixes x̂_0 = Q·out and x̂_0 = P x_t + Q·out rows")
-        self._p_zero = bool(p_zero.pop()) if p_zero else False
+        self._kernel_steps = _kernel_steps(table)
+        table = table[:len(table) - len(self._kernel_steps)]
+        self._p_zero = bool(table[1][6]) if len(table) > 1 else False
         steps = [int(step) for step in (range(self.num_steps) if model_steps is None
                                         else model_steps)]
         self._table = torch.tensor(table, dtype=dtype, device=device)
+        self._first_graph_index = len(table) - 1  # the counter's start: T-1 less the kernel rows
         self._steps = torch.tensor(steps, dtype=torch.int64, device=device)
-        self._last_step = kernel_last_step(schedule, mean_type, var_type, clip_denoised, eta)
-        self._t0 = torch.full((self.shape[0],), steps[0], dtype=torch.int64, device=device)
+        self._kernel = kernel_step(schedule, mean_type, var_type, clip_denoised, eta)
+        self._step_t = {index: torch.full((self.shape[0],), steps[index], dtype=torch.int64,
+                                          device=device) for index in [0, *self._kernel_steps]}
 
         # static buffers: x_t, the step counter, t, the noise
         self._x = torch.empty(self.shape, dtype=dtype, device=device)
@@ -141,14 +144,15 @@ class GraphSampler:
 
     def _check_model(self, first_step: int) -> None:
         """The model's output on a standard normal x_T at the first step: shape, dtype, finite
-        (one synchronisation); then the last step once, so that its tensors exist."""
+        (one synchronisation); then the kernels' steps once, so that their tensors exist."""
         generator = torch.Generator(self.device).manual_seed(0)
         torch.randn(self.shape, generator=generator, dtype=self.dtype, device=self.device,
                     out=self._x)
         with torch.no_grad():
             output = self._call_model(self._x, self._t.fill_(first_step))
             check_model_output(output, self._x, self._learned, x_t_name="the warm-up x_T")
-            self._last_step(self._x, output)
+            for index in [*self._kernel_steps, 0]:
+                self._kernel(self._x, output, index, torch.zeros_like(self._x))
 
     def _capture(self) -> torch.cuda.CUDAGraph:
         """Warm up on a side stream (with a throw-away generator, so the user's is untouched),
@@ -158,7 +162,7 @@ class GraphSampler:
         stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(stream), torch.no_grad():
             for _ in range(WARMUP_STEPS):
-                self._index.fill_(self.num_steps - 1)
+                self._index.fill_(self._first_graph_index)
                 self._step(warmup_generator)
         torch.cuda.current_stream(self.device).wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
@@ -193,17 +197,36 @@ class GraphSampler:
                     f"noise (x_T) must be a tensor of shape {self.shape}, dtype {self.dtype} on "
                     f"{self.device}; got {_describe(noise)}")
             self._x.copy_(noise)
-        self._index.fill_(self.num_steps - 1)
+        generator = self._capture_generator()
         with torch.no_grad():
-            if self._graph is not None:
-                for _ in range(self.num_steps - 1):
+            for index in self._kernel_steps:  # ᾱ_t = 0: the kernels' step, drawn as they draw
+                z = torch.randn(self.shape, generator=generator, dtype=self.dtype,
+                                device=self.device) if self._noisy else torch.zeros_like(self._x)
+                output = self._call_model(self._x, self._step_t[index])
+                self._x.copy_(self._kernel(self._x, output, index, z))
+            self._index.fill_(self._first_graph_index)
+            for _ in range(self._first_graph_index):
+                if self._graph is not None:
                     self._graph.replay()
-            else:
-                generator = self._capture_generator()
-                for _ in range(self.num_steps - 1):
+                else:
                     self._step(generator)
-            x = self._last_step(self._x, self._call_model(self._x, self._t0))
+            output = self._call_model(self._x, self._step_t[0])
+            x = self._kernel(self._x, output, 0, torch.zeros_like(self._x))
         return finish(x, None) if check_finite else x
+
+
+def _kernel_steps(table: Sequence[Sequence[float]]) -> list[int]:
+    """The first steps (t = T-1, T-2, ...) run by the kernels, eagerly, before the replays:
+    those with ᾱ_t = 0, where the fused update's coefficients are infinite
+    (:func:`fast_sampling.kernel_rows`) or, for a v output, x̂_0 = Q·out where the later rows
+    have x̂_0 = P x_t + Q·out (the one captured step has one of the two forms)."""
+    steady = table[1][6] if len(table) > 1 else 0.0
+    odd = {index for index in range(1, len(table)) if table[index][6] != steady}
+    steps = sorted(kernel_rows(table) | odd, reverse=True)
+    if steps != list(range(len(table) - 1, len(table) - 1 - len(steps), -1)):
+        raise ValueError(f"the step table has non-finite or odd coefficients at indices {steps}, "
+                         f"not only at the first steps (ᾱ_t = 0)")
+    return steps
 
 
 def _describe(value: Any) -> str:

@@ -88,8 +88,10 @@ def _run(step, x_T: torch.Tensor, num_steps: int, generator, progress: bool,
 def finish(x: torch.Tensor, trajectory: list[torch.Tensor] | None):
     """x_0 (and the stacked trajectory) after the loop's one finiteness check of x_0."""
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("sampling produced NaN or inf: the model returned non-finite values "
-                         "at some step (the first step's output was finite)")
+        raise ValueError("sampling produced NaN or inf (the first step's model output was "
+                         "finite): the model returned non-finite values at a later step, or "
+                         "x̂_0 = (x_t - √(1-ᾱ_t) ε̂)/√ᾱ_t divided by ᾱ_t = 0 (a zero terminal SNR "
+                         "schedule with an ε output: use clip_denoised=True or mean_type 'v')")
     return (x, torch.stack(trajectory)) if trajectory is not None else x
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_math import GaussianDiffusion, MeanType, NoiseSchedule, VarType
+from ddpm_math import GaussianDiffusion, MeanType, NoiseSchedule, VarType, rescale_zero_terminal_snr
 from ddpm_math.diffusion import fast_sampling, sampling
 from ddpm_math.diffusion.reverse import p_mean_variance
 from ddpm_math.testing.tolerances import Tolerance, for_dtype
@@ -243,3 +243,43 @@ def test_respaced_model_steps_are_the_original_ones(sampler):
                                              diffusion.var_type, eta, False, None, generator)
     with pytest.raises(AssertionError):
         assert_same_samples(wrong, reference, torch.float64)
+
+
+# -- zero terminal SNR: ᾱ_T = 0 --------------------------------------------------------------
+
+#: Lin et al. 2023's rescale of SCHEDULE: ᾱ_T = 0 exactly, β_T = 1.
+ZERO_SNR = NoiseSchedule(rescale_zero_terminal_snr(SCHEDULE.beta))
+
+
+def zero_snr_case(mean_type, var_type, device="cpu"):
+    diffusion = GaussianDiffusion(ZERO_SNR, mean_type, var_type)
+    model = make_model(diffusion.var_type.learned, torch.float64, device)
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    return diffusion, model, x_T.to(device)
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+@pytest.mark.parametrize("mean_type,var_type", OPTIONS,
+                         ids=[f"{m.value}-{v.value}" for m, v in OPTIONS])
+def test_zero_terminal_snr_fast_loop_equals_kernel_composition(mean_type, var_type, sampler):
+    """At ᾱ_T = 0, x̂_0 from an ε output is (x_T - ε̂)/√ᾱ_T = ±inf, which clipping makes ±1 in
+    the kernels; the fused update would compute P·clip(y, ±1/|P|) = inf·0 = NaN, so that step
+    runs the kernels (fast_sampling.kernel_rows). With clipping every option is finite and
+    gives the kernels' samples."""
+    diffusion, model, x_T = zero_snr_case(mean_type, var_type)
+    assert ZERO_SNR.alpha_bar[-1] == 0.0
+    eta = SAMPLERS[sampler]
+    reference = kernel_loop(diffusion, model, x_T, eta, True, seed=5)
+    assert bool(torch.isfinite(reference).all())
+    assert_same_samples(fast_loop(diffusion, model, x_T, eta, True, seed=5), reference,
+                        torch.float64)
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_zero_terminal_snr_without_the_kernel_step_is_caught(monkeypatch, sampler):
+    """The fused update alone at ᾱ_T = 0 (no kernel rows) turns the ε-model's first step into
+    NaN: the loop refuses the result, where the kernels give finite samples."""
+    diffusion, model, x_T = zero_snr_case(MeanType.EPS, VarType.FIXED_SMALL)
+    monkeypatch.setattr(fast_sampling, "kernel_rows", lambda table: frozenset())
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fast_loop(diffusion, model, x_T, SAMPLERS[sampler], True, seed=5)

@@ -34,6 +34,7 @@ from verification.diffusion.test_fast_loop import (
     SHAPE,
     assert_same_samples,
     make_model,
+    zero_snr_case,
 )
 
 CUDA = torch.cuda.is_available()
@@ -88,6 +89,19 @@ def test_graph_step_equals_the_fast_loop(mean_type, var_type, clip_denoised, res
         assert not torch.allclose(other, reference)
 
 
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+@pytest.mark.parametrize("mean_type,var_type", OPTIONS,
+                         ids=[f"{m.value}-{v.value}" for m, v in OPTIONS])
+def test_zero_terminal_snr_graph_step_equals_the_fast_loop(mean_type, var_type, sampler):
+    """ᾱ_T = 0: the sampler runs the first step by the kernels, eagerly, then its own step for
+    the rest (test_fast_loop.py: the fused step alone gives NaN there)."""
+    diffusion, model, x_T = zero_snr_case(mean_type, var_type)
+    eta = SAMPLERS[sampler]
+    reference = facade_loop(diffusion, model, x_T, eta, True, seed=5)
+    stepped = graph_loop(diffusion, model, x_T, eta, True, seed=5, graph=False)
+    assert_same_samples(stepped, reference, torch.float64)
+
+
 def test_a_table_shifted_by_one_step_is_caught():
     diffusion, model, x_T = setup(MeanType.EPS, VarType.FIXED_SMALL, False, torch.float64)
     reference = facade_loop(diffusion, model, x_T, None, True, seed=5)
@@ -104,7 +118,7 @@ def test_the_respaced_index_in_place_of_the_original_step_is_caught():
     sampler = diffusion.graph_sampler(model, SHAPE, dtype=torch.float64, device="cpu",
                                       generator=torch.Generator().manual_seed(5), graph=False)
     sampler._steps = torch.arange(diffusion.num_steps)  # the respaced index, not the step
-    sampler._t0.fill_(0)
+    sampler._step_t[0].fill_(0)
     with pytest.raises(AssertionError):
         assert_same_samples(sampler.sample(x_T), reference, torch.float64)
 
@@ -211,6 +225,18 @@ def test_cuda_graph_equals_the_fast_loop(mean_type, var_type, clip_denoised, sam
     if eta != 0.0:
         other = graph_loop(diffusion, model, x_T, eta, clip_denoised, seed=6, graph=True)
         assert not torch.allclose(other, reference)
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+@pytest.mark.parametrize("mean_type", [MeanType.EPS, MeanType.V])
+def test_zero_terminal_snr_cuda_graph_equals_the_fast_loop(mean_type, sampler):
+    diffusion, model, x_T = zero_snr_case(mean_type, VarType.LEARNED_RANGE, device="cuda")
+    eta = SAMPLERS[sampler]
+    reference = facade_loop(diffusion, model, x_T, eta, True, seed=5)
+    graphed = graph_loop(diffusion, model, x_T, eta, True, seed=5, graph=True)
+    assert_same_samples(graphed.cpu(), reference.cpu(), torch.float64)
 
 
 @gpu
