@@ -247,27 +247,31 @@ def test_respaced_model_steps_are_the_original_ones(sampler):
 
 # -- zero terminal SNR: ᾱ_T = 0 --------------------------------------------------------------
 
-#: Lin et al. 2023's rescale of SCHEDULE: ᾱ_T = 0 exactly, β_T = 1.
+#: Lin et al. 2023's rescale of SCHEDULE: ᾱ_T = 0 exactly, β_T = 1; and of a 2-step schedule,
+#: where the step with ᾱ_t = 0 is index 1, the first step after the last.
 ZERO_SNR = NoiseSchedule(rescale_zero_terminal_snr(SCHEDULE.beta))
+ZERO_SNR_2 = NoiseSchedule(rescale_zero_terminal_snr(np.array([0.1, 0.3])))
 
 
-def zero_snr_case(mean_type, var_type, device="cpu"):
-    diffusion = GaussianDiffusion(ZERO_SNR, mean_type, var_type)
+def zero_snr_case(mean_type, var_type, device="cpu", schedule=ZERO_SNR):
+    diffusion = GaussianDiffusion(schedule, mean_type, var_type)
     model = make_model(diffusion.var_type.learned, torch.float64, device)
     x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     return diffusion, model, x_T.to(device)
 
 
+@pytest.mark.parametrize("schedule", [ZERO_SNR, ZERO_SNR_2], ids=["T16", "T2"])
 @pytest.mark.parametrize("sampler", list(SAMPLERS))
 @pytest.mark.parametrize("mean_type,var_type", OPTIONS,
                          ids=[f"{m.value}-{v.value}" for m, v in OPTIONS])
-def test_zero_terminal_snr_fast_loop_equals_kernel_composition(mean_type, var_type, sampler):
+def test_zero_terminal_snr_fast_loop_equals_kernel_composition(mean_type, var_type, sampler,
+                                                              schedule):
     """At ᾱ_T = 0, x̂_0 from an ε output is (x_T - ε̂)/√ᾱ_T = ±inf, which clipping makes ±1 in
     the kernels; the fused update would compute P·clip(y, ±1/|P|) = inf·0 = NaN, so that step
     runs the kernels (fast_sampling.kernel_rows). With clipping every option is finite and
     gives the kernels' samples."""
-    diffusion, model, x_T = zero_snr_case(mean_type, var_type)
-    assert ZERO_SNR.alpha_bar[-1] == 0.0
+    diffusion, model, x_T = zero_snr_case(mean_type, var_type, schedule=schedule)
+    assert schedule.alpha_bar[-1] == 0.0
     eta = SAMPLERS[sampler]
     reference = kernel_loop(diffusion, model, x_T, eta, True, seed=5)
     assert bool(torch.isfinite(reference).all())
