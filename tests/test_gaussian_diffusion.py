@@ -210,3 +210,26 @@ def test_training_losses_feed_the_attached_resampler():
                                          noise=torch.ones(3, 2, 4, dtype=torch.float64))
     assert torch.equal(explicit["weights"], torch.ones(3, dtype=torch.float64))
     assert torch.allclose(explicit["loss"], torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("timesteps", ["sampled", "given"])
+def test_training_losses_draw_only_from_their_generator(timesteps):
+    """With ``generator=``, the timesteps (when not given) and the noise come from it alone: the
+    same seed gives the same t and losses whatever torch's global seed, which stays untouched."""
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(50, rescale_to_1000=True))
+    x0 = torch.full((4, 3, 2, 2), -1.0)  # on the 8-bit grid (k = 0)
+
+    def model(x_t, t):
+        return x_t * (1 + t.reshape(-1, 1, 1, 1))
+
+    results = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        t = None if timesteps == "sampled" else torch.tensor([0, 10, 20, 49])
+        terms = diffusion.training_losses(model, x0, t,
+                                          generator=torch.Generator().manual_seed(7))
+        assert torch.equal(torch.get_rng_state(), before), "the global generator was used"
+        results.append(terms)
+    assert torch.equal(results[0]["t"], results[1]["t"])
+    assert torch.equal(results[0]["loss"], results[1]["loss"])
