@@ -233,3 +233,21 @@ def test_training_losses_draw_only_from_their_generator(timesteps):
         results.append(terms)
     assert torch.equal(results[0]["t"], results[1]["t"])
     assert torch.equal(results[0]["loss"], results[1]["loss"])
+
+
+@pytest.mark.parametrize("loop", ["p_sample_loop", "ddim_sample_loop"])
+def test_sampling_loops_show_a_bar_only_when_asked(loop, capsys):
+    """progress=False (the default) writes nothing; progress=True draws a tqdm bar named
+    "sampling" over the T steps on stderr, and the samples are the same."""
+    diffusion = GaussianDiffusion(NoiseSchedule.linear(7, rescale_to_1000=False))
+
+    def run(**kwargs):
+        return getattr(diffusion, loop)(lambda x, t: 0.1 * x, (1, 1, 2, 2),
+                                        generator=torch.Generator().manual_seed(0), **kwargs)
+
+    quiet = run()
+    assert capsys.readouterr().err == ""
+    shown = run(progress=True)
+    err = capsys.readouterr().err
+    assert "sampling" in err and "7/7" in err
+    assert torch.equal(quiet, shown)
