@@ -249,5 +249,5 @@ def test_sampling_loops_show_a_bar_only_when_asked(loop, capsys):
     assert capsys.readouterr().err == ""
     shown = run(progress=True)
     err = capsys.readouterr().err
-    assert "sampling" in err and "7/7" in err
+    assert "sampling: " in err and "7/7" in err
     assert torch.equal(quiet, shown)
