@@ -62,8 +62,8 @@ def _reverse_indices(num_steps: int, progress: bool):
     return tqdm(indices, desc="sampling", total=num_steps) if progress else indices
 
 
-def _run(step, x_T: torch.Tensor, num_steps: int, generator, progress: bool,
-         return_trajectory: bool, stochastic: bool = True):
+def _run(step, x_T: torch.Tensor, num_steps: int, generator, return_trajectory: bool,
+         stochastic: bool = True):
     """Apply ``step(x, t, noise)`` for t = T-1, ..., 0; finite check once at the end.
 
     Noise is drawn for every step but the last (zeros there, and everywhere when not
@@ -73,7 +73,7 @@ def _run(step, x_T: torch.Tensor, num_steps: int, generator, progress: bool,
     x = x_T
     trajectory = [x] if return_trajectory else None
     batch = x.shape[0]
-    for index in _reverse_indices(num_steps, progress):  # t = T-1, ..., 0
+    for index in range(num_steps - 1, -1, -1):  # t = T-1, ..., 0
         t = torch.full((batch,), index, dtype=torch.int64, device=x.device)
         if index > 0 and stochastic:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -100,16 +100,16 @@ def ancestral_loop(
     x_T: torch.Tensor,
     num_steps: int,
     generator: torch.Generator | None = None,
-    progress: bool = False,
     return_trajectory: bool = False,
 ):
-    """x_0 from x_T by DDPM Algorithm 2; with ``return_trajectory`` also [T+1, ...] x_T..x_0."""
+    """x_0 from x_T by DDPM Algorithm 2; with ``return_trajectory`` also [T+1, ...] x_T..x_0.
+    The kernels one step at a time: the reference of the fast loops (no progress bar)."""
 
     def step(x, t, noise):
         return p_sample(denoise(x, t), t, noise)
 
     with torch.no_grad():
-        return _run(step, x_T, num_steps, generator, progress, return_trajectory)
+        return _run(step, x_T, num_steps, generator, return_trajectory)
 
 
 def ddim_loop(
@@ -118,7 +118,6 @@ def ddim_loop(
     x_T: torch.Tensor,
     eta: float,
     generator: torch.Generator | None = None,
-    progress: bool = False,
     return_trajectory: bool = False,
 ):
     """x_0 from x_T by DDIM (eq. 12, η = 0 deterministic); trajectory as in ancestral_loop."""
@@ -128,5 +127,5 @@ def ddim_loop(
         return ddim_step(schedule, out["x0_hat"], out["eps_hat"], t, eta, noise)
 
     with torch.no_grad():
-        return _run(step, x_T, schedule.num_steps, generator, progress, return_trajectory,
+        return _run(step, x_T, schedule.num_steps, generator, return_trajectory,
                     stochastic=eta > 0)
