@@ -52,16 +52,14 @@ def _check_num_steps(T: Any, name: str = "T") -> int:
     return int(T)
 
 
-def _check_unit_interval(value: Any, name: str, *, low_open: bool = True) -> float:
+def _check_unit_interval(value: Any, name: str) -> float:
     """Return ``value`` as a float after checking it lies in (0, 1] (from :data:`BETA_MIN`, the
-    smallest normal float64) or, with ``low_open=False``, in [0, 1]."""
+    smallest normal float64)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in (0, 1], got {value!r}")
     value = float(value)
-    low_ok = value >= BETA_MIN if low_open else value >= 0.0
-    if not (math.isfinite(value) and low_ok and value <= 1.0):
-        interval = f"(0, 1] (at least {BETA_MIN:.17g})" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    if not (math.isfinite(value) and BETA_MIN <= value <= 1.0):
+        raise ValueError(f"{name} must lie in (0, 1] (at least {BETA_MIN:.17g}), got {value!r}")
     return value
 
 
