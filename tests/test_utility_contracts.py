@@ -607,3 +607,34 @@ def test_sync_debug_mode_restores_the_mode_and_silences_only_the_prototype_warni
     with pytest.warns(UserWarning, match="another warning"), sync_debug_mode("warn"):
         warnings.warn("another warning", UserWarning, stacklevel=1)
     assert state["mode"] == 0
+
+
+def test_linear_rescale_refuses_an_end_of_exactly_one():
+    """T = 20 scales by 1000/20 = 50: β_end = 0.02·50 = 1 exactly, which a rescaled schedule may
+    not reach (the check is >= 1, not > 1)."""
+    from ddpm_math import linear_betas
+
+    with pytest.raises(ValueError, match="every beta must stay below 1"):
+        linear_betas(20, 1e-4, 0.02, rescale_to_1000=True)
+
+
+def test_betas_from_alpha_bar_takes_a_zero_d_array_and_refuses_bad_grids():
+    """alpha_bar_fn may return a 0-d real numpy array (as np.cos of an array scalar does); a
+    negative ᾱ is named as such; an ᾱ that rises again after reaching 0 is "not strictly
+    decreasing" (a ValueError, not a divide-by-zero warning)."""
+    import numpy as np
+
+    from ddpm_math import betas_from_alpha_bar
+
+    def as_float(u):
+        return 1.0 - 0.5 * u
+
+    def as_array(u):
+        return np.array(1.0 - 0.5 * u)
+
+    np.testing.assert_array_equal(betas_from_alpha_bar(as_array, 4),
+                                  betas_from_alpha_bar(as_float, 4))
+    with pytest.raises(ValueError, match="finite values >= 0"):
+        betas_from_alpha_bar(lambda u: 1.0 - 2.0 * u, 4)
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        betas_from_alpha_bar(lambda u: abs(1.0 - 2.0 * u), 4)
