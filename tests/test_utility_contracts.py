@@ -534,7 +534,7 @@ def test_calc_bpd_loop_is_quiet_by_default(capsys):
     assert capsys.readouterr().err == ""
     diffusion.calc_bpd_loop(lambda x, t: 0.1 * x, x0, generator=torch.Generator().manual_seed(0),
                             progress=True)
-    assert "bound" in capsys.readouterr().err
+    assert "bound: " in capsys.readouterr().err
 
 
 def test_resampler_messages_name_the_wrong_type_and_the_nan():
