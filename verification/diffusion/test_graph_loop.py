@@ -32,6 +32,8 @@ from verification.diffusion.test_fast_loop import (
     SAMPLERS,
     SCHEDULE,
     SHAPE,
+    ZERO_SNR,
+    ZERO_SNR_2,
     assert_same_samples,
     make_model,
     zero_snr_case,
@@ -89,13 +91,16 @@ def test_graph_step_equals_the_fast_loop(mean_type, var_type, clip_denoised, res
         assert not torch.allclose(other, reference)
 
 
+@pytest.mark.parametrize("schedule", [ZERO_SNR, ZERO_SNR_2], ids=["T16", "T2"])
 @pytest.mark.parametrize("sampler", list(SAMPLERS))
 @pytest.mark.parametrize("mean_type,var_type", OPTIONS,
                          ids=[f"{m.value}-{v.value}" for m, v in OPTIONS])
-def test_zero_terminal_snr_graph_step_equals_the_fast_loop(mean_type, var_type, sampler):
+def test_zero_terminal_snr_graph_step_equals_the_fast_loop(mean_type, var_type, sampler,
+                                                          schedule):
     """ᾱ_T = 0: the sampler runs the first step by the kernels, eagerly, then its own step for
-    the rest (test_fast_loop.py: the fused step alone gives NaN there)."""
-    diffusion, model, x_T = zero_snr_case(mean_type, var_type)
+    the rest (test_fast_loop.py: the fused step alone gives NaN there); with T = 2 that leaves
+    only the last step, and no replay."""
+    diffusion, model, x_T = zero_snr_case(mean_type, var_type, schedule=schedule)
     eta = SAMPLERS[sampler]
     reference = facade_loop(diffusion, model, x_T, eta, True, seed=5)
     stepped = graph_loop(diffusion, model, x_T, eta, True, seed=5, graph=False)
