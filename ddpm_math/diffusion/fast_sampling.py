@@ -34,7 +34,7 @@ from ddpm_math.diffusion.validation import check_generator, check_model_output
 from ddpm_math.schedules import NoiseSchedule
 
 __all__ = [
-    "fast_ancestral_loop", "fast_ddim_loop", "kernel_rows", "kernel_step",
+    "fast_ancestral_loop", "fast_ddim_loop", "kernel_noise", "kernel_rows", "kernel_step",
     "prediction_coefficients", "step_table",
 ]
 
@@ -179,10 +179,8 @@ def _run_fast(model: Model, x_T: torch.Tensor, table, model_steps: Sequence[int]
                 check_model_output(output, x, learned, x_t_name="noise (x_T)")
             if index == 0:
                 x = kernel(x, output, 0, torch.zeros_like(x))
-            elif index in by_kernel:  # z drawn as the kernel loop draws it
-                z = torch.zeros_like(x) if not noisy else torch.randn(
-                    x.shape, generator=generator, dtype=x.dtype, device=x.device)
-                x = kernel(x, output, index, z)
+            elif index in by_kernel:
+                x = kernel(x, output, index, kernel_noise(x, noisy, generator))
             else:
                 out, var_out = torch.chunk(output, 2, dim=1) if learned else (output, None)
                 buf = torch.empty_like(x) if trajectory is not None else buffers[index % 2]
@@ -200,6 +198,15 @@ def kernel_rows(table: Sequence[Sequence[float]]) -> frozenset[int]:
     would turn the kernels' ±inf (clipped to ±1) into 0·inf = NaN. Those steps run the kernels."""
     return frozenset(index for index, row in enumerate(table)
                      if index > 0 and not all(math.isfinite(value) for value in row))
+
+
+def kernel_noise(like: torch.Tensor, noisy: bool, generator) -> torch.Tensor:
+    """The z of a step run by :func:`kernel_step`, drawn as the kernel loop draws it
+    (``torch.randn`` of x's shape from ``generator``), or zeros when the sampler is not
+    ``noisy`` (DDIM at η = 0)."""
+    if not noisy:
+        return torch.zeros_like(like)
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
 def kernel_step(schedule: Any, mean_type: MeanType, var_type: VarType,

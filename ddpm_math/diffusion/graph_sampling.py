@@ -26,7 +26,12 @@ from typing import Any
 
 import torch
 
-from ddpm_math.diffusion.fast_sampling import kernel_rows, kernel_step, step_table
+from ddpm_math.diffusion.fast_sampling import (
+    kernel_noise,
+    kernel_rows,
+    kernel_step,
+    step_table,
+)
 from ddpm_math.diffusion.options import MeanType, VarType
 from ddpm_math.diffusion.sampling import finish
 from ddpm_math.diffusion.validation import check_generator, check_model_output
@@ -199,9 +204,8 @@ class GraphSampler:
             self._x.copy_(noise)
         generator = self._capture_generator()
         with torch.no_grad():
-            for index in self._kernel_steps:  # ᾱ_t = 0: the kernels' step, drawn as they draw
-                z = torch.randn(self.shape, generator=generator, dtype=self.dtype,
-                                device=self.device) if self._noisy else torch.zeros_like(self._x)
+            for index in self._kernel_steps:  # ᾱ_t = 0: the kernels' step
+                z = kernel_noise(self._x, self._noisy, generator)
                 output = self._call_model(self._x, self._step_t[index])
                 self._x.copy_(self._kernel(self._x, output, index, z))
             self._index.fill_(self._first_graph_index)
