@@ -22,13 +22,19 @@ from ddpm_math.diffusion.decoder import _log_sinhc, discretized_gaussian_log_lik
 X = 2.0 * 128 / 255 - 1.0  # an interior 8-bit value, k = 128
 
 
+def _bin(x: float, mean: float, log_scale: float):
+    """σ, the standardised bin edges a < b and the bin mass Φ(b) - Φ(a) (from the nearer
+    tail), in mpmath at the caller's working precision."""
+    sigma = mpmath.exp(mpmath.mpf(log_scale))
+    a = (mpmath.mpf(x) - mpmath.mpf(mean) - mpmath.mpf(1) / 255) / sigma
+    b = (mpmath.mpf(x) - mpmath.mpf(mean) + mpmath.mpf(1) / 255) / sigma
+    mass = mpmath.ncdf(-a) - mpmath.ncdf(-b) if a > 0 else mpmath.ncdf(b) - mpmath.ncdf(a)
+    return sigma, a, b, mass
+
+
 def log_bin_mass(x: float, mean: float, log_scale: float) -> float:
     with mpmath.workdps(50):
-        sigma = mpmath.exp(mpmath.mpf(log_scale))
-        a = (mpmath.mpf(x) - mpmath.mpf(mean) - mpmath.mpf(1) / 255) / sigma
-        b = (mpmath.mpf(x) - mpmath.mpf(mean) + mpmath.mpf(1) / 255) / sigma
-        mass = mpmath.ncdf(-a) - mpmath.ncdf(-b) if a > 0 else mpmath.ncdf(b) - mpmath.ncdf(a)
-        return float(mpmath.log(mass))
+        return float(mpmath.log(_bin(x, mean, log_scale)[3]))
 
 
 # (mean, log σ): which condition makes the bin narrow, and y = |m| w / 2 there
@@ -72,10 +78,7 @@ def test_log_sinhc_matches_mpmath():
 def d_log_bin_mass_d_mean(x: float, mean: float, log_scale: float) -> float:
     """∂/∂μ log(Φ(b) - Φ(a)) = (φ(a) - φ(b)) / (σ (Φ(b) - Φ(a))), mpmath at 50 digits."""
     with mpmath.workdps(50):
-        sigma = mpmath.exp(mpmath.mpf(log_scale))
-        a = (mpmath.mpf(x) - mpmath.mpf(mean) - mpmath.mpf(1) / 255) / sigma
-        b = (mpmath.mpf(x) - mpmath.mpf(mean) + mpmath.mpf(1) / 255) / sigma
-        mass = mpmath.ncdf(-a) - mpmath.ncdf(-b) if a > 0 else mpmath.ncdf(b) - mpmath.ncdf(a)
+        sigma, a, b, mass = _bin(x, mean, log_scale)
         return float((mpmath.npdf(a) - mpmath.npdf(b)) / (sigma * mass))
 
 

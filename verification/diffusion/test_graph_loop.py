@@ -32,8 +32,7 @@ from verification.diffusion.test_fast_loop import (
     SAMPLERS,
     SCHEDULE,
     SHAPE,
-    ZERO_SNR,
-    ZERO_SNR_2,
+    ZERO_SNR_CASES,
     assert_same_samples,
     make_model,
     zero_snr_case,
@@ -91,10 +90,7 @@ def test_graph_step_equals_the_fast_loop(mean_type, var_type, clip_denoised, res
         assert not torch.allclose(other, reference)
 
 
-@pytest.mark.parametrize("schedule", [ZERO_SNR, ZERO_SNR_2], ids=["T16", "T2"])
-@pytest.mark.parametrize("sampler", list(SAMPLERS))
-@pytest.mark.parametrize("mean_type,var_type", OPTIONS,
-                         ids=[f"{m.value}-{v.value}" for m, v in OPTIONS])
+@pytest.mark.parametrize("mean_type,var_type,sampler,schedule", ZERO_SNR_CASES)
 def test_zero_terminal_snr_graph_step_equals_the_fast_loop(mean_type, var_type, sampler,
                                                           schedule):
     """ᾱ_T = 0: the sampler runs the first step by the kernels, eagerly, then its own step for
